@@ -1,0 +1,90 @@
+// Package redistest starts real redis-server processes for tests, each on a
+// free loopback port with persistence off, stopped by the PID it holds. With
+// REDIS_TEST_REQUIRED=1 (set by `make test`) a missing redis-server fails the
+// test instead of skipping it.
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Server is one redis-server process.
+type Server struct {
+	Port int
+	cmd  *exec.Cmd
+	dir  string
+}
+
+// URL is the server's redis:// address.
+func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0" }
+
+// Start starts a server for t and stops it when t ends; it skips (or fails,
+// under REDIS_TEST_REQUIRED=1) when redis-server is not installed.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
+			t.Fatalf("redis-server not found and REDIS_TEST_REQUIRED=1: %v", err)
+		}
+		t.Skip("redis-server not installed (apt-get install redis-server)")
+	}
+	s := &Server{dir: t.TempDir()}
+	s.Port = freePort(t)
+	if err := s.start(bin); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *Server) start(bin string) error {
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", s.dir, "--loglevel", "warning")
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Stop()
+	return fmt.Errorf("redis-server on port %d did not start", s.Port)
+}
+
+// Stop kills the server (data is lost: persistence is off).
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+// Restart stops the server and starts a fresh one on the same port.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	bin, _ := exec.LookPath("redis-server")
+	if err := s.start(bin); err != nil {
+		t.Fatal(err)
+	}
+}
