@@ -7,6 +7,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/kubently/kubently/api"
@@ -15,32 +16,52 @@ import (
 
 // Log is the audit log over a store.
 type Log struct {
-	col       store.Collection[api.AuditEntry]
+	col       store.Collection[record]
 	retention time.Duration
+}
+
+// record is a stored entry: the wire entry plus its exact time (the wire
+// format has second precision, filters need more).
+type record struct {
+	api.AuditEntry
+	At time.Time `json:"at"`
 }
 
 // NewLog returns an audit log whose entries expire after retention.
 func NewLog(st store.Records, retention time.Duration) *Log {
-	return &Log{col: store.NewCollection[api.AuditEntry](st, store.KindAudit), retention: retention}
+	return &Log{col: store.NewCollection[record](st, store.KindAudit), retention: retention}
 }
 
-// Record writes or replaces an entry (keyed by its id).
-func (l *Log) Record(ctx context.Context, e api.AuditEntry) error {
-	return l.col.Put(ctx, e.ID, e, e.Time.Add(l.retention))
+// Record writes or replaces an entry (keyed by its id); at is its exact time.
+func (l *Log) Record(ctx context.Context, e api.AuditEntry, at time.Time) error {
+	e.Time = api.NewTime(at)
+	return l.col.Put(ctx, e.ID, record{AuditEntry: e, At: at}, at.Add(l.retention))
 }
 
 // Finish updates an accepted command's entry with its final outcome. A missing
 // entry (expired, or written by an older version) is recreated from e.
-func (l *Log) Finish(ctx context.Context, id, outcome string, exitCode *int, duration time.Duration, fallback api.AuditEntry) error {
-	_, err := l.col.Update(ctx, id, func(e *api.AuditEntry) (time.Time, error) {
-		e.Outcome, e.ExitCode, e.DurationMs = outcome, exitCode, duration.Milliseconds()
-		return e.Time.Add(l.retention), nil
+func (l *Log) Finish(ctx context.Context, id string, o Outcome, fallback api.AuditEntry, at time.Time) error {
+	apply := func(e *api.AuditEntry) {
+		e.Outcome, e.Reason, e.ExitCode, e.DurationMs = o.Status, o.Reason, o.ExitCode, o.Duration.Milliseconds()
+	}
+	_, err := l.col.Update(ctx, id, func(r *record) (time.Time, error) {
+		apply(&r.AuditEntry)
+		return r.At.Add(l.retention), nil
 	})
-	if err == store.ErrNotFound {
-		fallback.ID, fallback.Outcome, fallback.ExitCode, fallback.DurationMs = id, outcome, exitCode, duration.Milliseconds()
-		return l.Record(ctx, fallback)
+	if errors.Is(err, store.ErrNotFound) {
+		fallback.ID = id
+		apply(&fallback)
+		return l.Record(ctx, fallback, at)
 	}
 	return err
+}
+
+// Outcome is how an accepted command ended.
+type Outcome struct {
+	Status   string // a final result status, or "denied"
+	Reason   string
+	ExitCode *int
+	Duration time.Duration
 }
 
 // Filter selects entries.
@@ -62,13 +83,14 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]api.AuditEntry, error) {
 	for _, c := range f.Clusters {
 		allowed[c] = true
 	}
-	err := l.col.Scan(ctx, func(_ string, e api.AuditEntry) bool {
+	err := l.col.Scan(ctx, func(_ string, r record) bool {
+		e := r.AuditEntry
 		switch {
 		case f.Principal != "" && e.Principal != f.Principal,
 			f.ClusterID != "" && e.ClusterID != f.ClusterID,
 			f.SessionID != "" && e.SessionID != f.SessionID,
-			!f.Since.IsZero() && e.Time.Before(f.Since),
-			!f.Until.IsZero() && e.Time.After(f.Until),
+			!f.Since.IsZero() && r.At.Before(f.Since),
+			!f.Until.IsZero() && r.At.After(f.Until),
 			f.Clusters != nil && !allowed[e.ClusterID]:
 			return true
 		}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/kubently/kubently/api"
@@ -189,9 +190,9 @@ func (d *Dispatcher) Submit(ctx context.Context, p *auth.Principal, req Request)
 	if !p.CanAccessCluster(req.ClusterID) {
 		return Record{}, problem.NotFound("Cluster not found: %s", req.ClusterID)
 	}
+	started := d.now()
 	entry := api.AuditEntry{
 		ID:            auth.NewID("aud_", 16),
-		Time:          api.NewTime(d.now()),
 		Principal:     p.ID,
 		ClusterID:     req.ClusterID,
 		SessionID:     req.SessionID,
@@ -206,7 +207,7 @@ func (d *Dispatcher) Submit(ctx context.Context, p *auth.Principal, req Request)
 	}
 	if !pres.Connected() {
 		entry.Outcome, entry.Reason = "unavailable", "no executor connected"
-		d.recordAudit(ctx, entry)
+		d.recordAudit(ctx, entry, started)
 		var last any
 		if !pres.Info.LastSeen.IsZero() {
 			last = api.NewTime(pres.Info.LastSeen)
@@ -220,7 +221,7 @@ func (d *Dispatcher) Submit(ctx context.Context, p *auth.Principal, req Request)
 			return Record{}, err
 		}
 		entry.Outcome, entry.Reason = "denied", den.Reason
-		d.recordAudit(ctx, entry)
+		d.recordAudit(ctx, entry, started)
 		d.obs.CommandDenied(req.ClusterID, "api")
 		return Record{}, deniedError(den.Reason, string(mode))
 	}
@@ -245,7 +246,7 @@ func (d *Dispatcher) Submit(ctx context.Context, p *auth.Principal, req Request)
 		return Record{}, err
 	}
 	entry.ID, entry.Outcome = rec.ID, api.StatusPending
-	d.recordAudit(ctx, entry)
+	d.recordAudit(ctx, entry, started)
 	cmd := api.Command{
 		CommandID:     rec.ID,
 		ClusterID:     rec.ClusterID,
@@ -280,8 +281,8 @@ func precheckMode(modes []string) policy.Mode {
 	return best
 }
 
-func (d *Dispatcher) recordAudit(ctx context.Context, e api.AuditEntry) {
-	if err := d.audit.Record(ctx, e); err != nil {
+func (d *Dispatcher) recordAudit(ctx context.Context, e api.AuditEntry, at time.Time) {
+	if err := d.audit.Record(ctx, e, at); err != nil {
 		d.log.Error("audit write failed", "id", e.ID, "err", err)
 	}
 }
@@ -423,17 +424,20 @@ func (d *Dispatcher) finish(ctx context.Context, clusterID string, res api.Resul
 	if err := d.st.Ack(ctx, clusterID, out.ID); err != nil {
 		d.log.Warn("queue ack failed; the command will expire at its deadline", "id", out.ID, "err", err)
 	}
+	// The audit entry is final before anyone waiting is told.
+	o := audit.Outcome{Status: out.Status, ExitCode: out.ExitCode, Duration: time.Duration(out.ExecutionTimeMs) * time.Millisecond}
+	if out.Denial != nil {
+		o.Status, o.Reason = "denied", out.Denial.Reason
+		d.obs.CommandDenied(clusterID, "executor")
+	} else if out.Error != nil && out.Status != api.StatusCompleted {
+		o.Reason = firstLine(*out.Error)
+	}
+	fallback := api.AuditEntry{Principal: out.Owner, ClusterID: out.ClusterID, SessionID: out.SessionID, Argv: api.Argv(out.CommandType, out.Args), CorrelationID: out.CorrelationID}
+	if err := d.audit.Finish(ctx, out.ID, o, fallback, out.CreatedAt); err != nil {
+		d.log.Error("audit write failed", "id", out.ID, "err", err)
+	}
 	if err := d.st.Publish(ctx, ResultTopic(out.ID)); err != nil {
 		d.log.Warn("result notification failed; waiters will poll", "id", out.ID, "err", err)
-	}
-	outcome := out.Status
-	fallback := api.AuditEntry{Time: api.NewTime(out.CreatedAt), Principal: out.Owner, ClusterID: out.ClusterID, SessionID: out.SessionID, Argv: api.Argv(out.CommandType, out.Args), CorrelationID: out.CorrelationID}
-	if out.Denial != nil {
-		outcome = "denied"
-		d.obs.CommandDenied(clusterID, "executor")
-	}
-	if err := d.audit.Finish(ctx, out.ID, outcome, out.ExitCode, time.Duration(out.ExecutionTimeMs)*time.Millisecond, fallback); err != nil {
-		d.log.Error("audit write failed", "id", out.ID, "err", err)
 	}
 	d.obs.CommandFinished(clusterID, out.Status, time.Duration(out.ExecutionTimeMs)*time.Millisecond)
 	return out, false, nil
@@ -454,4 +458,15 @@ func (d *Dispatcher) markInterrupted(ctx context.Context, ids []string) {
 			d.log.Warn("could not mark interrupted command", "id", id, "err", err)
 		}
 	}
+}
+
+// firstLine shortens an error for the audit log (never the command output).
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
 }

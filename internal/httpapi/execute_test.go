@@ -220,7 +220,7 @@ func TestExecutorSideDenialAnswersLikeThePrecheck(t *testing.T) {
 	}
 	var audit api.AuditList
 	e.do("GET", "/audit", aliceKey, nil).json(t, &audit)
-	if len(audit.Entries) != 1 || audit.Entries[0].Outcome != "denied" {
+	if len(audit.Entries) != 1 || audit.Entries[0].Outcome != "denied" || audit.Entries[0].Reason != "denied by rule: verbs=[get] resources=[configmaps]" {
 		t.Fatalf("audit %+v", audit.Entries)
 	}
 }

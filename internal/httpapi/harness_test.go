@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +22,7 @@ import (
 	"github.com/kubently/kubently/internal/server"
 	"github.com/kubently/kubently/internal/sse"
 	"github.com/kubently/kubently/internal/store"
-	"github.com/kubently/kubently/internal/store/boltstore"
+	"github.com/kubently/kubently/internal/redistest"
 )
 
 // Keys of the test principals.
@@ -40,6 +43,7 @@ type env struct {
 	srv     *httptest.Server
 	logs    *syncBuffer
 	mutate  func(*config.API)
+	prefix  string // Redis key prefix: each env is an isolated installation
 }
 
 type syncBuffer struct {
@@ -57,6 +61,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// backend is the store the current pass of the suite runs on: TestMain runs
+// every test once on the embedded store and once on Redis.
+var (
+	backend     = "bolt"
+	redisServer *redistest.Server
+	envCounter  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code != 0 {
+		os.Exit(code)
+	}
+	srv, ok, err := redistest.StartShared()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		fmt.Fprintln(os.Stderr, "SKIP: the Redis pass of the API suite (redis-server not installed)")
+		os.Exit(code)
+	}
+	fmt.Println("=== second pass: the same suite on the Redis store")
+	backend, redisServer = "redis", srv
+	code = m.Run()
+	srv.Stop()
+	os.Exit(code)
 }
 
 func testConfig(t *testing.T, dataDir string, mutate func(*config.API)) *config.API {
@@ -83,7 +116,7 @@ func testConfig(t *testing.T, dataDir string, mutate func(*config.API)) *config.
 
 func newEnv(t *testing.T, mutate func(*config.API)) *env {
 	t.Helper()
-	e := &env{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}, mutate: mutate}
+	e := &env{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}, mutate: mutate, prefix: fmt.Sprintf("env%d:", envCounter.Add(1))}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -92,7 +125,10 @@ func newEnv(t *testing.T, mutate func(*config.API)) *env {
 func (e *env) start() {
 	e.cfg = testConfig(e.t, e.dataDir, e.mutate)
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := boltstore.Open(e.dataDir, time.Minute, log)
+	if backend == "redis" {
+		e.cfg.RedisURL, e.cfg.RedisKeyPrefix = redisServer.URL(), e.prefix
+	}
+	st, err := server.OpenStore(e.cfg, log)
 	if err != nil {
 		e.t.Fatal(err)
 	}

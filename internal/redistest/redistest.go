@@ -44,13 +44,46 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func freePort(t testing.TB) int {
+// StartShared starts a server for a whole test binary (from TestMain); the
+// caller stops it. ok is false when redis-server is missing and not required.
+func StartShared() (s *Server, ok bool, err error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
+			return nil, false, fmt.Errorf("redis-server not found and REDIS_TEST_REQUIRED=1: %w", err)
+		}
+		return nil, false, nil
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, false, err
+	}
+	port, err := pickPort()
+	if err != nil {
+		return nil, false, err
+	}
+	s = &Server{dir: dir, Port: port}
+	if err := s.start(bin); err != nil {
+		return nil, false, err
+	}
+	return s, true, nil
+}
+
+func pickPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func freePort(t testing.TB) int {
+	p, err := pickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func (s *Server) start(bin string) error {
