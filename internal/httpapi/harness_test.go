@@ -19,10 +19,10 @@ import (
 
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/config"
+	"github.com/kubently/kubently/internal/redistest"
 	"github.com/kubently/kubently/internal/server"
 	"github.com/kubently/kubently/internal/sse"
 	"github.com/kubently/kubently/internal/store"
-	"github.com/kubently/kubently/internal/redistest"
 )
 
 // Keys of the test principals.
