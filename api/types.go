@@ -137,6 +137,7 @@ type Result struct {
 	ExecutionTimeMs int64   `json:"execution_time_ms"`
 	ExecutedAt      *Time   `json:"executed_at"`
 	Truncated       bool    `json:"truncated,omitempty" doc:"Output was cut at the executor's cap"`
+	Warnings        string  `json:"warnings,omitempty" doc:"What kubectl printed on stderr for a successful command, e.g. No resources found in default namespace."`
 	Denial          *Denial `json:"denial,omitempty" doc:"Set when the executor's security mode refused the command"`
 }
 

@@ -8,6 +8,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubently/kubently/api"
@@ -18,6 +19,8 @@ import (
 type Log struct {
 	col       store.Collection[record]
 	retention time.Duration
+	max       int
+	writes    atomic.Int64
 }
 
 // record is a stored entry: the wire entry plus its exact time (the wire
@@ -27,15 +30,26 @@ type record struct {
 	At time.Time `json:"at"`
 }
 
-// NewLog returns an audit log whose entries expire after retention.
-func NewLog(st store.Records, retention time.Duration) *Log {
-	return &Log{col: store.NewCollection[record](st, store.KindAudit), retention: retention}
+// NewLog returns an audit log whose entries expire after retention and
+// which keeps at most maxEntries (0: no count limit).
+func NewLog(st store.Records, retention time.Duration, maxEntries int) *Log {
+	return &Log{col: store.NewCollection[record](st, store.KindAudit), retention: retention, max: maxEntries}
 }
+
+// trimEvery is how many writes pass between count trims.
+const trimEvery = 100
 
 // Record writes or replaces an entry (keyed by its id); at is its exact time.
 func (l *Log) Record(ctx context.Context, e api.AuditEntry, at time.Time) error {
 	e.Time = api.NewTime(at)
-	return l.col.Put(ctx, e.ID, record{AuditEntry: e, At: at}, at.Add(l.retention))
+	if err := l.col.Put(ctx, e.ID, record{AuditEntry: e, At: at}, at.Add(l.retention)); err != nil {
+		return err
+	}
+	if l.max > 0 && l.writes.Add(1)%trimEvery == 0 {
+		_, err := l.col.R.Trim(ctx, store.KindAudit, l.max)
+		return err
+	}
+	return nil
 }
 
 // Finish updates an accepted command's entry with its final outcome. A missing

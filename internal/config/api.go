@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -35,6 +36,7 @@ type API struct {
 	SessionRetention time.Duration `json:"sessionRetention" env:"SESSION_RETENTION" default:"24h" doc:"How long closed or expired sessions stay readable"`
 	ResultRetention  time.Duration `json:"resultRetention" env:"RESULT_RETENTION" default:"1h" doc:"How long command results stay readable"`
 	AuditRetention   time.Duration `json:"auditRetention" env:"AUDIT_RETENTION" default:"720h" doc:"How long audit entries are kept"`
+	AuditMaxEntries  int           `json:"auditMaxEntries" env:"AUDIT_MAX_ENTRIES" default:"100000" doc:"Most audit entries kept; the oldest beyond it are deleted"`
 
 	CommandTimeoutDefault time.Duration `json:"commandTimeoutDefault" env:"COMMAND_TIMEOUT_DEFAULT" default:"30s" doc:"Timeout of a command that gives none"`
 	CommandTimeoutMax     time.Duration `json:"commandTimeoutMax" env:"COMMAND_TIMEOUT_MAX" default:"300s" doc:"Largest timeout a command may ask for"`
@@ -44,6 +46,16 @@ type API struct {
 	RateLimitStandard int `json:"rateLimitStandard" env:"RATE_LIMIT_STANDARD" default:"100" doc:"Requests per minute per principal on standard endpoints"`
 	RateLimitExecute  int `json:"rateLimitExecute" env:"RATE_LIMIT_EXECUTE" default:"50" doc:"Command executions per minute per principal"`
 	RateLimitSession  int `json:"rateLimitSession" env:"RATE_LIMIT_SESSION" default:"20" doc:"Session creations per minute per principal"`
+
+	LLMProvider   string        `json:"llmProvider" env:"LLM_PROVIDER" doc:"openai, anthropic, google (or gemini), openai-compatible; empty: no LLM — the agent answers from its built-in analyzers"`
+	LLMAPIKey     string        `json:"llmAPIKey" env:"LLM_API_KEY" doc:"Provider API key (never logged); falls back to OPENAI_API_KEY, ANTHROPIC_API_KEY, GOOGLE_API_KEY then GEMINI_API_KEY (no fallback for openai-compatible)"`
+	LLMModel      string        `json:"llmModel" env:"LLM_MODEL" doc:"Model name (a sensible default per provider)"`
+	LLMBaseURL    string        `json:"llmBaseURL" env:"LLM_BASE_URL" doc:"Provider base URL (required for openai-compatible, e.g. http://localhost:11434/v1 for Ollama)"`
+	LLMMaxRetries int           `json:"llmMaxRetries" env:"LLM_MAX_RETRIES" default:"2" doc:"Retries of rate-limited or failed provider calls"`
+	AgentMaxSteps int           `json:"agentMaxSteps" env:"AGENT_MAX_STEPS" default:"25" doc:"Model turns per question"`
+	AgentTokens   int           `json:"agentTokenBudget" env:"AGENT_TOKEN_BUDGET" default:"200000" doc:"Tokens (input+output) per question; a partial answer is given when spent"`
+	AgentTimeout  time.Duration `json:"agentTimeout" env:"AGENT_TIMEOUT" default:"5m" doc:"Wall time per question"`
+	AgentThreads  time.Duration `json:"agentThreadTTL" env:"AGENT_THREAD_TTL" default:"24h" doc:"How long conversation memory is kept"`
 
 	MaxBodyBytes int64 `json:"maxBodyBytes" env:"MAX_BODY_BYTES" default:"1048576" doc:"Largest accepted request body"`
 
@@ -56,6 +68,9 @@ func LoadAPI(src Source) (*API, error) {
 	c := &API{}
 	if err := load("kubently-api", c, src, "KUBENTLY_CONFIG", nil); err != nil {
 		return nil, err
+	}
+	if c.LLMAPIKey == "" {
+		c.LLMAPIKey = providerKey(c.LLMProvider, src)
 	}
 	return c, c.Validate()
 }
@@ -80,6 +95,14 @@ func (c *API) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
 		}
 	}
+	switch strings.ToLower(c.LLMProvider) {
+	case "", "openai", "anthropic", "google", "gemini", "openai-compatible":
+	default:
+		errs = append(errs, fmt.Errorf("llmProvider must be openai, anthropic, google, gemini or openai-compatible, got %q", c.LLMProvider))
+	}
+	if c.AgentMaxSteps < 1 || c.AgentTokens < 1000 || c.AgentTimeout < 10*time.Second {
+		errs = append(errs, errors.New("agentMaxSteps must be >= 1, agentTokenBudget >= 1000 and agentTimeout >= 10s"))
+	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("maxBodyBytes must be positive"))
 	}
@@ -92,4 +115,27 @@ func (c *API) Validate() error {
 		errs = append(errs, fmt.Errorf("logFormat must be json or text, got %q", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// providerKey reads the provider's conventional key variable when
+// LLM_API_KEY is not set.
+func providerKey(provider string, src Source) string {
+	getenv := src.Env
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	names := map[string][]string{
+		// openai-compatible has no fallback: an OpenAI key must never be
+		// sent to a third-party server.
+		"openai":    {"OPENAI_API_KEY"},
+		"anthropic": {"ANTHROPIC_API_KEY"},
+		"google":    {"GOOGLE_API_KEY", "GEMINI_API_KEY"},
+		"gemini":    {"GOOGLE_API_KEY", "GEMINI_API_KEY"},
+	}[strings.ToLower(provider)]
+	for _, n := range names {
+		if v := getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -42,6 +42,7 @@ type Record struct {
 	ExecutionTimeMs int64         `json:"execution_time_ms"`
 	ExecutedAt      time.Time     `json:"executed_at"`
 	Truncated       bool          `json:"truncated,omitempty"`
+	Warnings        string        `json:"warnings,omitempty"`
 	Denial          *api.Denial   `json:"denial,omitempty"`
 	CreatedAt       time.Time     `json:"created_at"`
 	Deadline        time.Time     `json:"deadline"`
@@ -63,6 +64,7 @@ func (r Record) View() api.Result {
 		ExecutionTimeMs: r.ExecutionTimeMs,
 		ExecutedAt:      api.TimePtr(r.ExecutedAt),
 		Truncated:       r.Truncated,
+		Warnings:        r.Warnings,
 		Denial:          r.Denial,
 	}
 }
@@ -407,6 +409,7 @@ func (d *Dispatcher) finish(ctx context.Context, clusterID string, res api.Resul
 		r.Error = res.Error
 		r.ExitCode = res.ExitCode
 		r.Truncated = res.Truncated
+		r.Warnings = res.Warnings
 		r.Denial = res.Denial
 		if byAPI {
 			r.ExecutionTimeMs = d.now().Sub(r.CreatedAt).Milliseconds()

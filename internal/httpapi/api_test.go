@@ -2,8 +2,11 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,7 +69,7 @@ func TestEveryProtectedRouteRequiresCredentials(t *testing.T) {
 			if len(op.Security) == 0 {
 				continue
 			}
-			concrete := strings.NewReplacer("{session_id}", "sess_x", "{result_id}", "res_x", "{cluster_id}", "prod").Replace(path)
+			concrete := strings.NewReplacer("{session_id}", "sess_x", "{result_id}", "res_x", "{cluster_id}", "prod", "{$}", "").Replace(path)
 			for _, key := range []string{"", "wrong-key-0123456789abcdef"} {
 				res := e.do(strings.ToUpper(method), concrete, key, nil)
 				body := e.expect(res, 401, api.CodeUnauthorized)
@@ -565,5 +568,46 @@ func TestJSONTimesAreUTCSeconds(t *testing.T) {
 	b, _ := json.Marshal(api.NewTime(time.Date(2024, 1, 20, 11, 30, 45, 999, time.FixedZone("x", 3600))))
 	if string(b) != `"2024-01-20T10:30:45Z"` {
 		t.Fatalf("time %s", b)
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata golden files")
+
+// TestOpenAPIGolden pins the OpenAPI document: a change to a route or a wire
+// type shows up as a reviewable diff of testdata/openapi.golden.json.
+func TestOpenAPIGolden(t *testing.T) {
+	// The document as served, with every mounted route (A2A included).
+	e := newEnv(t, nil)
+	got := e.do("GET", "/openapi.json", "", nil).body
+	path := filepath.Join("testdata", "openapi.golden.json")
+	if *updateGolden {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a golden file
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/httpapi -run OpenAPIGolden -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("the OpenAPI document changed; review and run go test ./internal/httpapi -run OpenAPIGolden -update")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(got, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Every operation documents its error bodies with the shared schema.
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			for code, r := range op.(map[string]any)["responses"].(map[string]any) {
+				if code[0] == '4' || code[0] == '5' {
+					c, _ := r.(map[string]any)["content"].(map[string]any)
+					if path != "/health" && path != "/readyz" && !strings.Contains(fmt.Sprint(c), "#/components/schemas/Error") {
+						t.Errorf("%s %s %s: error response without the Error schema", method, path, code)
+					}
+				}
+			}
+		}
 	}
 }

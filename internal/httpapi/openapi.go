@@ -173,10 +173,12 @@ func buildOpenAPI(routes []Route, version string) map[string]any {
 			resps[strconv.Itoa(code)] = r
 		}
 		op["responses"] = resps
-		item, _ := paths[rt.Path].(map[string]any)
+		// "/a2a/{$}" is the mux's exact-match spelling of "/a2a/".
+		docPath := strings.TrimSuffix(rt.Path, "{$}")
+		item, _ := paths[docPath].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[rt.Path] = item
+			paths[docPath] = item
 		}
 		item[strings.ToLower(rt.Method)] = op
 	}
@@ -214,8 +216,14 @@ func mergeHeaders(a, b map[string]any) map[string]any {
 func operationID(rt Route) string {
 	var b strings.Builder
 	b.WriteString(strings.ToLower(rt.Method))
-	for _, part := range strings.FieldsFunc(rt.Path, func(r rune) bool { return r == '/' || r == '-' || r == '.' || r == '{' || r == '}' || r == '_' }) {
+	path := strings.TrimSuffix(rt.Path, "{$}")
+	for _, part := range strings.FieldsFunc(path, func(r rune) bool {
+		return r == '/' || r == '-' || r == '.' || r == '{' || r == '}' || r == '_' || r == '$'
+	}) {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	if strings.HasSuffix(path, "/") && path != "/" {
+		b.WriteString("Slash")
 	}
 	return b.String()
 }

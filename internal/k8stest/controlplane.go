@@ -162,6 +162,9 @@ func Start(ctx context.Context) (*ControlPlane, error) {
 	if err := cp.writePKI(); err != nil {
 		return nil, fmt.Errorf("k8stest: PKI: %w", err)
 	}
+	if err := cp.writeAuditPolicy(); err != nil {
+		return nil, fmt.Errorf("k8stest: audit policy: %w", err)
+	}
 	for attempt := 1; ; attempt++ {
 		err := cp.startProcesses(ctx, attempt)
 		if err == nil {
@@ -298,6 +301,9 @@ func (cp *ControlPlane) startProcesses(ctx context.Context, attempt int) (err er
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--cert-dir=" + cp.path("apiserver-certs"),
+		"--audit-policy-file=" + cp.path("audit-policy.yaml"),
+		"--audit-log-path=" + cp.AuditLogPath(),
+		"--audit-log-maxsize=0",
 	}, cp.path("kube-apiserver-"+suffix+".log"))
 	if err != nil {
 		return err

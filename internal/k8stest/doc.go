@@ -11,6 +11,10 @@
 //   - Metrics: a metrics.k8s.io/v1beta1 server registered through an APIService, so
 //     `kubectl top pods` and `kubectl top nodes` work.
 //
+// The apiserver writes every request at Metadata level to an audit log (AuditEvents,
+// RequestsBy, AuditSync), so tests can prove what an identity such as the executor's
+// ServiceAccount (ExecutorUser) did, or that it made no request at all.
+//
 // Without controllers, Deployments never get Pods and Namespaces never finish deleting:
 // fixtures create every object themselves, write status through the status subresource,
 // and use ControlPlane.NewNamespace for isolation.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -156,6 +157,15 @@ func NewRunner(opts Options) (*Runner, error) {
 func (r *Runner) wrapTransport(cfg *rest.Config) {
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &redactTransport{next: rt} })
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &guardTransport{policy: r.guard, next: rt} })
+}
+
+// Clientset returns a typed client over the Runner's credentials with the
+// same secret redaction and read-only guard as every command, for the
+// executor's own extension commands (package execext).
+func (r *Runner) Clientset() (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(r.base)
+	r.wrapTransport(cfg)
+	return kubernetes.NewForConfig(cfg)
 }
 
 // ServerVersion returns the API server's gitVersion, e.g. "v1.37.2".

@@ -108,6 +108,8 @@ var allowedCases = []checkCase{
 	{mode: FullAccess, cmd: "delete pod x"},
 	{mode: FullAccess, cmd: "delete pods -l app=x --grace-period=0 --force"},
 	{mode: FullAccess, cmd: "delete secret x"},
+	{mode: FullAccess, cmd: "label secret x --list"},
+	{mode: FullAccess, cmd: "annotate pods x --list"},
 	{mode: FullAccess, cmd: "scale deploy/web --replicas=3"},
 	{mode: FullAccess, cmd: "rollout restart deploy/web"},
 	{mode: FullAccess, cmd: "rollout undo deploy/web --to-revision=2"},
@@ -246,6 +248,7 @@ var refusedCases = []checkCase{
 	{mode: FullAccess, cmd: "label secret x a=b -o yaml", want: secretReason},
 	{mode: FullAccess, cmd: "create secret generic s --from-literal=a=b -o yaml", want: secretReason},
 	{mode: FullAccess, cmd: "set env deploy/x --list --resolve", want: "it prints the secret values"},
+	{mode: FullAccess, cmd: "annotate secret x --list", want: secretReason + ": annotate --list on secrets"},
 	// templates read from files on the executor
 	{mode: ReadOnly, cmd: "get pods -o jsonpath-file=/var/run/secrets/kubernetes.io/serviceaccount/token", want: `output format "jsonpath-file" is not allowed`},
 	{mode: ReadOnly, cmd: "get pods -o go-template-file --template=/token", want: "reads a template file on the executor"},
@@ -374,7 +377,8 @@ func TestCheckCommandTypeForms(t *testing.T) {
 		{ct: "GET", args: []string{"pods"}, path: "get"},
 		{ct: "rollout history", args: []string{"deploy/web"}, path: "rollout history"},
 		{ct: "rollout", args: []string{"history", "deploy/web"}, path: "rollout history"},
-		{ct: "top", args: []string{"PODS"}, path: "top pod"},
+		{ct: "top", args: []string{"pods"}, path: "top pod"},
+		{ct: "top", args: []string{"PODS"}, want: `unknown subcommand "PODS" for "top"`},
 		{ct: "", args: []string{"--kubeconfig=/x", "get", "pods"}, want: "the kubectl verb must come first"},
 		{ct: "", args: nil, want: "no kubectl command given"},
 		{ct: "", args: []string{"kubectl"}, want: "no kubectl command given"},
@@ -410,6 +414,33 @@ func TestInvalidPolicyRefusesEverything(t *testing.T) {
 		}
 		if got := p.AllowedVerbs(); got != nil {
 			t.Errorf("%+v: AllowedVerbs = %q, want none", p, got)
+		}
+	}
+}
+
+func TestExtensionCommands(t *testing.T) {
+	p := Policy{Mode: ReadOnly}
+	for _, argv := range [][]string{
+		{"triage", "-A"}, {"triage", "-n", "shop", "-l", "app=web"}, {"logsearch", "-n", "shop", "-l", "app=web", "--pattern", "fatal|panic", "--tail", "200"},
+	} {
+		if _, err := p.Check("kubently", argv); err != nil {
+			t.Errorf("kubently %v refused: %v", argv, err)
+		}
+	}
+	for _, argv := range [][]string{
+		{"triage", "--kubeconfig", "/x"}, {"triage", "pods"}, {"logsearch", "--token=x"}, {"shell"}, {},
+	} {
+		if _, err := p.Check("kubently", argv); err == nil {
+			t.Errorf("kubently %v allowed", argv)
+		}
+	}
+	deny := Policy{Mode: ReadOnly, Deny: []Rule{{Namespaces: []string{"kube-system"}}}}
+	if _, err := deny.Check("kubently", []string{"triage", "-A"}); err == nil {
+		t.Error("triage -A allowed despite a namespace deny rule")
+	}
+	for _, c := range KnownCommands() {
+		if strings.HasPrefix(c, "kubently") {
+			t.Errorf("extension %q listed as a kubectl command", c)
 		}
 	}
 }

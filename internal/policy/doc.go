@@ -11,7 +11,7 @@
 // combined short booleans such as -Aw, "--" ending the flags, boolean flags
 // with =true|false, and "_" equal to "-" in long flag names. It knows every
 // flag of every supported command (table in kubectl_flags.go, checked against
-// kubectl itself by the kubectlcompat test package) and refuses unknown
+// kubectl itself by the tests of the kubectlcompat module) and refuses unknown
 // flags, because it cannot know whether they would swallow the next
 // argument. Resource arguments are read like kubectl's resource builder
 // ("pods", "po", "pod/x", "pods,secrets x", "secrets.v1.", "Secret") and

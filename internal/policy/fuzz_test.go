@@ -62,7 +62,8 @@ func assertSafe(t *testing.T, m Mode, c *Command) {
 		t.Fatalf("%s allowed --%s=true: %q", m, f, c.Argv())
 	}
 	format := strings.ToLower(strings.SplitN(c.Output, "=", 2)[0])
-	if strings.HasSuffix(format, "-file") || format == "templatefile" {
+	switch format {
+	case "go-template-file", "templatefile", "jsonpath-file", "custom-columns-file":
 		t.Fatalf("%s allowed a template file: %q", m, c.Argv())
 	}
 	secrets := false
@@ -80,6 +81,9 @@ func assertSafe(t *testing.T, m Mode, c *Command) {
 		}
 		if _, ok := c.Flags["template"]; ok {
 			t.Fatalf("%s allowed --template on secrets: %q", m, c.Argv())
+		}
+		if c.Verb == "annotate" && c.BoolFlag("list") {
+			t.Fatalf("%s allowed annotate --list on secrets: %q", m, c.Argv())
 		}
 	}
 	if c.Verb == "exec" && (len(c.Positionals) != 1 || len(c.ExecArgs) == 0) {

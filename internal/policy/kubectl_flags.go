@@ -3,10 +3,11 @@ package policy
 // kubectlFlags is the flag table of kubectl v1.37 (k8s.io/kubectl v0.37.2) for
 // every command this package understands, keyed by command path ("global" holds
 // the flags every command inherits from the root command). It was produced by
-// walking kubectl's own cobra command tree; the test package
-// internal/policy/kubectlcompat compares it with that tree, so a kubectl
-// upgrade that adds, removes or changes a flag fails a test instead of silently
-// changing what the parser accepts.
+// walking kubectl's own cobra command tree. The tests in
+// internal/policy/kubectlcompat (a separate module, so that this package and
+// the main module stay free of kubectl's command packages) compare it with
+// that tree and fuzz the parser against kubectl's: run them after any kubectl
+// upgrade with "cd internal/policy/kubectlcompat && go test ./...".
 //
 // Each line is "long[,short] kind [hidden]", where kind says how pflag consumes
 // the flag's value:
@@ -14,7 +15,9 @@ package policy
 //	bool      optional value, "true" when given alone; value must parse as a bool
 //	opt=X     optional string value, X when given alone (--dry-run, --cascade, --validate)
 //	string    takes a value (--flag=v, --flag v, -fv, -f v, -f=v); last occurrence wins
-//	int       takes an integer value; last occurrence wins
+//	int       takes an integer value (int64, int32: of that size); last occurrence wins
+//	int64
+//	int32
 //	duration  takes a Go duration value; last occurrence wins
 //	slice     takes a value; every occurrence is kept (pflag stringSlice, comma separated)
 //	array     takes a value; every occurrence is kept (pflag stringArray)
@@ -50,7 +53,7 @@ var kubectlFlags = map[string]string{
 		token string
 		user string
 		username string
-		v,v int
+		v,v int32
 		vmodule string
 		warnings-as-errors bool
 `,
@@ -99,14 +102,14 @@ var kubectlFlags = map[string]string{
 	"autoscale": `
 		allow-missing-template-keys bool
 		cpu string
-		cpu-percent int hidden
+		cpu-percent int32 hidden
 		dry-run opt=unchanged
 		field-manager string
 		filename,f slice
 		kustomize,k string
-		max int
+		max int32
 		memory string
-		min int
+		min int32
 		name string
 		output,o string
 		record bool hidden
@@ -201,8 +204,8 @@ var kubectlFlags = map[string]string{
 		field-manager string
 		image slice
 		output,o string
-		port int
-		replicas,r int
+		port int32
+		replicas,r int32
 		save-config bool
 		show-managed-fields bool
 		template string
@@ -269,7 +272,7 @@ var kubectlFlags = map[string]string{
 		show-managed-fields bool
 		template string
 		validate opt=strict
-		value int
+		value int32
 `,
 	"create quota": `
 		allow-missing-template-keys bool
@@ -438,7 +441,7 @@ var kubectlFlags = map[string]string{
 `,
 	"describe": `
 		all-namespaces,A bool
-		chunk-size int
+		chunk-size int64
 		filename,f slice
 		kustomize,k string
 		recursive,R bool
@@ -446,7 +449,7 @@ var kubectlFlags = map[string]string{
 		show-events bool
 `,
 	"drain": `
-		chunk-size int
+		chunk-size int64
 		delete-emptydir-data bool
 		disable-eviction bool
 		dry-run opt=unchanged
@@ -461,7 +464,7 @@ var kubectlFlags = map[string]string{
 	"events": `
 		all-namespaces,A bool
 		allow-missing-template-keys bool
-		chunk-size int
+		chunk-size int64
 		for string
 		no-headers bool
 		output,o string
@@ -513,7 +516,7 @@ var kubectlFlags = map[string]string{
 	"get": `
 		all-namespaces,A bool
 		allow-missing-template-keys bool
-		chunk-size int
+		chunk-size int64
 		field-selector string
 		filename,f slice
 		ignore-not-found bool
@@ -562,7 +565,7 @@ var kubectlFlags = map[string]string{
 		follow,f bool
 		ignore-errors bool
 		insecure-skip-tls-verify-backend bool
-		limit-bytes int
+		limit-bytes int64
 		max-log-requests int
 		pod-running-timeout duration
 		prefix bool
@@ -570,7 +573,7 @@ var kubectlFlags = map[string]string{
 		selector,l string
 		since duration
 		since-time string
-		tail int
+		tail int64
 		timestamps bool
 `,
 	"patch": `
@@ -598,7 +601,7 @@ var kubectlFlags = map[string]string{
 		kustomize,k string
 		output,o string
 		recursive,R bool
-		revision int
+		revision int64
 		selector,l string
 		show-managed-fields bool
 		template string
@@ -640,7 +643,7 @@ var kubectlFlags = map[string]string{
 		filename,f slice
 		kustomize,k string
 		recursive,R bool
-		revision int
+		revision int64
 		selector,l string
 		timeout duration
 		watch,w bool
@@ -655,7 +658,7 @@ var kubectlFlags = map[string]string{
 		selector,l string
 		show-managed-fields bool
 		template string
-		to-revision int
+		to-revision int64
 `,
 	"run": `
 		allow-missing-template-keys bool

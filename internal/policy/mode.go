@@ -63,7 +63,8 @@ func (m *Mode) UnmarshalText(text []byte) error {
 var (
 	readOnlyCommands = []string{
 		"api-resources", "api-versions", "auth can-i", "cluster-info", "describe",
-		"events", "explain", "get", "logs", "rollout history", "rollout status", "top", "version",
+		"events", "explain", "get", "kubently logsearch", "kubently triage", "logs", "rollout history",
+		"rollout status", "top", "version",
 	}
 	extendedCommands   = []string{"exec"}
 	fullAccessCommands = []string{

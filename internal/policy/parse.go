@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,6 +17,7 @@ type ParseError struct {
 	Msg string
 }
 
+// Error returns the message.
 func (e *ParseError) Error() string { return e.Msg }
 
 func parseErrorf(format string, a ...any) error {
@@ -32,7 +34,8 @@ func parseErrorf(format string, a ...any) error {
 // commandType is the kubectl verb ("get", "rollout", ...) and args the rest
 // of the argv. commandType may also hold the command path ("rollout
 // history"), or be "" with the verb as args[0] (a leading "kubectl" is
-// skipped). Verbs and subcommands are matched case-insensitively.
+// skipped). The verb is matched case-insensitively; subcommands, like
+// everything else, exactly as kubectl does.
 //
 // Parse does not decide whether a command is allowed: use Policy.Check.
 func Parse(commandType string, args []string) (*Command, error) {
@@ -67,7 +70,7 @@ func splitVerb(commandType string, args []string) (string, []string, error) {
 		if strings.HasPrefix(rest[0], "-") {
 			return "", nil, parseErrorf("the kubectl verb must come first, before any flag (got %q)", rest[0])
 		}
-		return strings.ToLower(strings.TrimSpace(rest[0])), rest[1:], nil
+		return strings.ToLower(rest[0]), rest[1:], nil
 	}
 	// A command path such as "rollout history": the later words are the
 	// subcommands, which come first among the arguments.
@@ -96,7 +99,7 @@ func parseNode(n *node, args []string) (*Command, error) {
 		if i < 0 {
 			break
 		}
-		child := n.children[strings.ToLower(args[i])]
+		child := n.children[args[i]] // case-sensitive, as in kubectl
 		if child == nil {
 			if n.needsSub {
 				return nil, parseErrorf("unknown subcommand %q for %q (expected one of: %s)", args[i], n.path, strings.Join(n.subcommandNames(), ", "))
@@ -301,8 +304,23 @@ func newOccurrence(spec *flagSpec, value string) (occurrence, error) {
 		if spec.name == "v" {
 			base = 10 // klog's Level
 		}
-		if _, err := strconv.ParseInt(value, base, 64); err != nil {
+		if _, err := strconv.ParseInt(value, base, spec.bits); err != nil {
 			return occurrence{}, parseErrorf("invalid value %q for flag %s: must be an integer", value, displayFlag(spec))
+		}
+	case kindList:
+		switch spec.kindID {
+		case "slice": // pflag stringSlice: one CSV record
+			if value != "" {
+				if _, err := csv.NewReader(strings.NewReader(value)).Read(); err != nil {
+					return occurrence{}, parseErrorf("invalid value %q for flag %s: not a comma-separated list: %v", value, displayFlag(spec), err)
+				}
+			}
+		case "map": // kubectl's mapStringString: key=value pairs
+			for _, kv := range strings.Split(value, ",") {
+				if kv != "" && !strings.Contains(kv, "=") {
+					return occurrence{}, parseErrorf("invalid value %q for flag %s: expected key=value pairs", value, displayFlag(spec))
+				}
+			}
 		}
 	case kindDuration:
 		if _, err := time.ParseDuration(value); err != nil {
@@ -330,6 +348,9 @@ func interpretPositionals(n *node, c *Command) error {
 	case shapeNoArgs:
 		if len(args) > 0 {
 			return parseErrorf("%q takes no arguments (got %q)", n.path, args[0])
+		}
+		if n.resource != "" {
+			c.Targets = append(c.Targets, Target{Type: n.resource, Resource: n.resource})
 		}
 	case shapeResources:
 		return c.addResourceArgs(args)

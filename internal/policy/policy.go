@@ -313,6 +313,11 @@ func checkSecretValues(c *Command) string {
 	if _, ok := c.Flag("template"); ok {
 		return "--template on secrets"
 	}
+	if c.Verb == "annotate" && c.BoolFlag("list") {
+		// kubectl apply stores the whole manifest, data included, in the
+		// last-applied-configuration annotation.
+		return "annotate --list on secrets (annotations can hold the applied manifest, data included)"
+	}
 	if s, ok := c.Flag("sort-by"); ok && !secretSortByRE.MatchString(s) {
 		return fmt.Sprintf("--sort-by %q on secrets (only .metadata fields and .type)", s)
 	}

@@ -120,6 +120,8 @@ func (r Rule) matches(c *Command, sc scope, deny bool) bool {
 	return true
 }
 
+// String describes the rule for denial messages, e.g.
+// "verbs=get resources=secrets namespaces=*".
 func (r Rule) String() string {
 	show := func(l []string) string {
 		if len(l) == 0 {

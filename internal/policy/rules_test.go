@@ -93,30 +93,30 @@ func TestAllowedVerbs(t *testing.T) {
 		{
 			name:  "readOnly default",
 			p:     Policy{},
-			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "explain", "get", "logs", "rollout", "top", "version"},
-			commands: []string{"api-resources", "api-versions", "auth can-i", "cluster-info", "describe", "events", "explain", "get", "logs",
+			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "explain", "get", "kubently", "logs", "rollout", "top", "version"},
+			commands: []string{"api-resources", "api-versions", "auth can-i", "cluster-info", "describe", "events", "explain", "get", "kubently logsearch", "kubently triage", "logs",
 				"rollout history", "rollout status", "top", "version"},
 		},
 		{
 			name:  "extendedReadOnly adds exec",
 			p:     Policy{Mode: ExtendedReadOnly},
-			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "exec", "explain", "get", "logs", "rollout", "top", "version"},
+			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "exec", "explain", "get", "kubently", "logs", "rollout", "top", "version"},
 		},
 		{
 			name: "fullAccess",
 			p:    Policy{Mode: FullAccess},
 			verbs: []string{"annotate", "api-resources", "api-versions", "auth", "autoscale", "cluster-info", "cordon", "create", "delete", "describe", "drain",
-				"events", "exec", "explain", "expose", "get", "label", "logs", "patch", "rollout", "run", "scale", "set", "taint", "top", "uncordon", "version"},
+				"events", "exec", "explain", "expose", "get", "kubently", "label", "logs", "patch", "rollout", "run", "scale", "set", "taint", "top", "uncordon", "version"},
 		},
 		{
 			name:  "deny a verb outright",
 			p:     Policy{Mode: ExtendedReadOnly, Deny: []Rule{{Verbs: []string{"exec", "logs"}}}},
-			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "explain", "get", "rollout", "top", "version"},
+			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "explain", "get", "kubently", "rollout", "top", "version"},
 		},
 		{
 			name:  "a scoped deny keeps the verb",
 			p:     Policy{Mode: ExtendedReadOnly, Deny: []Rule{{Verbs: []string{"exec"}, Namespaces: []string{"prod"}}}},
-			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "exec", "explain", "get", "logs", "rollout", "top", "version"},
+			verbs: []string{"api-resources", "api-versions", "auth", "cluster-info", "describe", "events", "exec", "explain", "get", "kubently", "logs", "rollout", "top", "version"},
 		},
 		{
 			name:     "allow restricts",
@@ -180,6 +180,52 @@ func TestValidate(t *testing.T) {
 	for want, p := range bad {
 		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate(%+v) = %v, want %q", p, err, want)
+		}
+	}
+}
+
+// TestDocsExample checks the example of docs/security-modes.md.
+func TestDocsExample(t *testing.T) {
+	p := Policy{
+		Mode: ExtendedReadOnly,
+		Deny: []Rule{
+			{Resources: []string{"secrets"}},
+			{Verbs: []string{"exec"}, Namespaces: []string{"kube-system", "kube-public"}},
+		},
+		Allow: []Rule{
+			{
+				Verbs:      []string{"get", "describe", "logs", "events", "exec", "top"},
+				Resources:  []string{"pods", "deployments", "replicasets", "services", "events"},
+				Namespaces: []string{"team-a", "team-a-staging"},
+			},
+			{Verbs: []string{"version", "api-resources", "api-versions", "explain"}},
+			{Verbs: []string{"get", "describe", "top"}, Resources: []string{"nodes"}},
+		},
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"get pods -n team-a":                "",
+		"exec web-0 -n team-a -- env":       "",
+		"logs web-0 -n team-a-staging":      "",
+		"events -n team-a":                  "",
+		"top node":                          "",
+		"version":                           "",
+		"get pods -n team-b":                `no allow rule matches "get pods" in namespace "team-b"`,
+		"get secrets -n team-a":             "refused by deny rule 1",
+		"exec coredns -n kube-system -- ls": "refused by deny rule 2",
+		"delete pod x -n team-a":            `verb "delete" is not allowed in extendedReadOnly mode`,
+		"get pods -A":                       "in all namespaces",
+	}
+	for cmd, want := range cases {
+		words := strings.Fields(cmd)
+		_, err := p.Check(words[0], words[1:])
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q refused: %v", cmd, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q = %v, want a refusal containing %q", cmd, err, want)
 		}
 	}
 }

@@ -41,8 +41,11 @@ type node struct {
 	// (kubectl prints help or, for create, requires files).
 	needsSub bool
 	shape    shape
-	resource string // fixed resource of shapeTop and shapeCreate
+	resource string // fixed resource of shapeTop, shapeCreate and events
 	flags    *flagTable
+	// extension marks Kubently's own executor commands (kubently triage,
+	// kubently logsearch): not kubectl commands, so not in KnownCommands.
+	extension bool
 }
 
 // flagKind says how a flag consumes its value, mirroring pflag.
@@ -64,6 +67,7 @@ type flagSpec struct {
 	kind   flagKind
 	kindID string // the kind as written in kubectlFlags ("bool", "slice", "opt=unchanged", ...)
 	noOpt  string // value used when the flag is given without a value ("" = value required)
+	bits   int    // size of an integer flag's value (32 or 64)
 	hidden bool
 	global bool // inherited from the root command (not defined by the command itself)
 }
@@ -116,8 +120,10 @@ func parseFlagLines(text string, global bool) []*flagSpec {
 			s.kind, s.noOpt = kindOptString, strings.TrimPrefix(k, "opt=")
 		case k == "string":
 			s.kind = kindString
-		case k == "int":
-			s.kind = kindInt
+		case k == "int" || k == "int64":
+			s.kind, s.bits = kindInt, 64
+		case k == "int32":
+			s.kind, s.bits = kindInt, 32
 		case k == "duration":
 			s.kind = kindDuration
 		case k == "slice" || k == "array" || k == "map":
@@ -135,6 +141,9 @@ var helpFlag = &flagSpec{name: "help", short: 'h', kind: kindBool, kindID: "bool
 
 func newFlagTable(path string, globals []*flagSpec) *flagTable {
 	local, ok := kubectlFlags[path]
+	if !ok {
+		local, ok = extensionFlags[path]
+	}
 	if !ok {
 		panic("policy: no flag table for " + path)
 	}
@@ -165,12 +174,13 @@ func newFlagTable(path string, globals []*flagSpec) *flagTable {
 
 // nodeDef declares one command of the tree.
 type nodeDef struct {
-	path     string
-	aliases  []string
-	shape    shape
-	resource string
-	needsSub bool
-	never    string
+	path      string
+	aliases   []string
+	shape     shape
+	resource  string
+	needsSub  bool
+	never     string
+	extension bool
 }
 
 // commandDefs lists every kubectl command this package knows. Commands with a
@@ -185,7 +195,7 @@ var commandDefs = []nodeDef{
 	{path: "cluster-info", shape: shapeNoArgs},
 	{path: "cluster-info dump", never: "it dumps the state of the whole cluster and every pod's logs, optionally into files on the executor"},
 	{path: "logs", shape: shapeLogs},
-	{path: "events", shape: shapeNoArgs},
+	{path: "events", shape: shapeNoArgs, resource: "events"},
 	{path: "top", needsSub: true},
 	{path: "top node", aliases: []string{"nodes", "no"}, shape: shapeTop, resource: "nodes"},
 	{path: "top pod", aliases: []string{"pods", "po"}, shape: shapeTop, resource: "pods"},
@@ -249,6 +259,11 @@ var commandDefs = []nodeDef{
 	{path: "autoscale", shape: shapeResources},
 	{path: "expose", shape: shapeResources},
 	{path: "run", shape: shapeRun},
+	// Kubently's executor extension commands (package execext): read-only
+	// analyses that run next to the cluster and return compact answers.
+	{path: "kubently", needsSub: true, extension: true},
+	{path: "kubently triage", shape: shapeNoArgs, resource: "pods", extension: true},
+	{path: "kubently logsearch", shape: shapeNoArgs, resource: "pods", extension: true},
 	// never, in any mode
 	{path: "proxy", never: "it exposes the API server through a long-lived proxy"},
 	{path: "port-forward", never: "it opens long-lived network tunnels into pods"},
@@ -271,6 +286,22 @@ var commandDefs = []nodeDef{
 	{path: "certificate", never: "approving or denying certificate signing requests mints cluster credentials"},
 }
 
+// extensionFlags are the flag tables of the extension commands, in the
+// format of kubectlFlags.
+var extensionFlags = map[string]string{
+	"kubently": `
+`,
+	"kubently triage": `
+		all-namespaces,A bool
+		selector,l string
+`,
+	"kubently logsearch": `
+		selector,l string
+		pattern string
+		tail int64
+`,
+}
+
 // root is the command tree built from commandDefs and kubectlFlags.
 var root = buildTree()
 
@@ -290,7 +321,7 @@ func buildTree() *node {
 		n := &node{
 			path: d.path, name: words[len(words)-1], aliases: d.aliases,
 			children: map[string]*node{}, never: d.never, needsSub: d.needsSub,
-			shape: d.shape, resource: d.resource,
+			shape: d.shape, resource: d.resource, extension: d.extension,
 		}
 		if d.never == "" {
 			n.flags = newFlagTable(d.path, globals)
@@ -339,7 +370,7 @@ func (n *node) subcommandNames() []string {
 type FlagInfo struct {
 	Name        string // long name without dashes, e.g. "namespace"
 	Shorthand   string // one letter, or "" when the flag has none
-	Kind        string // "bool", "string", "int", "duration", "slice", "array", "map" or "opt=<default>"
+	Kind        string // "bool", "string", "int", "int32", "int64", "duration", "slice", "array", "map" or "opt=<default>"
 	TakesValue  bool   // true when "--flag x" consumes x (no default for a bare --flag)
 	NoOptDefVal string // value of a bare --flag when it does not take a value
 	Global      bool   // inherited from kubectl's root command
@@ -357,7 +388,7 @@ func KnownCommands() []string {
 			if key != c.name {
 				continue
 			}
-			if c.flags != nil {
+			if c.flags != nil && !c.extension {
 				out = append(out, c.path)
 			}
 			walk(c)

@@ -14,12 +14,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/kubently/kubently/internal/a2a"
+	"github.com/kubently/kubently/internal/agent"
 	"github.com/kubently/kubently/internal/audit"
 	"github.com/kubently/kubently/internal/auth"
 	"github.com/kubently/kubently/internal/cluster"
 	"github.com/kubently/kubently/internal/config"
 	"github.com/kubently/kubently/internal/dispatch"
 	"github.com/kubently/kubently/internal/httpapi"
+	"github.com/kubently/kubently/internal/llm"
 	"github.com/kubently/kubently/internal/ratelimit"
 	"github.com/kubently/kubently/internal/session"
 	"github.com/kubently/kubently/internal/store"
@@ -83,17 +86,46 @@ func Build(cfg *config.API, st store.Store, log *slog.Logger) (*App, error) {
 	metrics := telemetry.NewMetrics()
 	sessions := session.NewService(st, session.Config{DefaultTTL: cfg.SessionTTL, IdleAfter: cfg.SessionIdleAfter, Retention: cfg.SessionRetention})
 	clusters := cluster.NewRegistry(st, static)
-	al := audit.NewLog(st, cfg.AuditRetention)
+	al := audit.NewLog(st, cfg.AuditRetention, cfg.AuditMaxEntries)
 	dcfg := dispatch.DefaultConfig()
 	dcfg.DefaultTimeout, dcfg.MaxTimeout = cfg.CommandTimeoutDefault, cfg.CommandTimeoutMax
 	dcfg.Retention, dcfg.Keepalive, dcfg.PresenceTTL = cfg.ResultRetention, cfg.Keepalive, cfg.PresenceTTL
 	disp := dispatch.New(st, sessions, clusters, al, dcfg, log, metrics)
 	limiter := ratelimit.New(st, ratelimit.Limits{ratelimit.Standard: cfg.RateLimitStandard, ratelimit.Execute: cfg.RateLimitExecute, ratelimit.Session: cfg.RateLimitSession})
+	investigator, err := buildAgent(cfg, st, sessions, clusters, disp, log)
+	if err != nil {
+		return nil, err
+	}
+	mounts := a2a.Routes(a2a.Deps{
+		Investigator: investigator, Store: st, Log: log, Version: version.String(),
+		BearerAuth: oidc != nil, DefaultTimeout: cfg.AgentTimeout, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
 	h := httpapi.New(httpapi.Deps{
 		Store: st, Sessions: sessions, Clusters: clusters, Dispatcher: disp, Audit: al, Limiter: limiter,
 		Keys: keys, OIDC: oidc, Log: log, Version: version.String(), MaxBodyBytes: cfg.MaxBodyBytes, Metrics: metrics,
+		Mounts: mounts,
 	})
 	return &App{Handler: h, Store: st, log: log}, nil
+}
+
+// buildAgent wires the investigator: the configured LLM provider, or none
+// (the agent then answers from its analyzers).
+func buildAgent(cfg *config.API, st store.Store, sessions *session.Service, clusters *cluster.Registry, disp *dispatch.Dispatcher, log *slog.Logger) (*agent.Agent, error) {
+	var provider llm.Provider
+	if cfg.LLMProvider != "" {
+		p, err := llm.New(llm.Config{Provider: cfg.LLMProvider, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, BaseURL: cfg.LLMBaseURL, MaxRetries: cfg.LLMMaxRetries})
+		if err != nil {
+			return nil, err
+		}
+		provider = p
+		log.Info("agent language model", "provider", p.Name(), "model", p.Model())
+	} else {
+		log.Info("no LLM configured: the agent answers from its built-in analyzers")
+	}
+	k := &agent.DispatchKubectl{Sessions: sessions, Registry: clusters, Dispatcher: disp, Timeout: cfg.CommandTimeoutDefault}
+	return agent.New(k, provider, st, agent.Config{
+		MaxSteps: cfg.AgentMaxSteps, TokenBudget: cfg.AgentTokens, Timeout: cfg.AgentTimeout, ThreadTTL: cfg.AgentThreads,
+	}, log), nil
 }
 
 // Run serves cfg until ctx is cancelled, then shuts down gracefully.

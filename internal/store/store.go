@@ -58,6 +58,9 @@ type Records interface {
 	Delete(ctx context.Context, kind, id string) error
 	// Scan calls fn for every live record of kind, newest first, until fn returns false.
 	Scan(ctx context.Context, kind string, fn func(id string, value []byte) bool) error
+	// Trim deletes the oldest records of kind beyond the newest keep, and
+	// returns how many it deleted (bounds collections such as the audit log).
+	Trim(ctx context.Context, kind string, keep int) (int, error)
 }
 
 // QueuedCommand is a command waiting in, or claimed from, a cluster's queue.

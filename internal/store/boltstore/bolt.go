@@ -310,6 +310,38 @@ func (s *Store) Scan(ctx context.Context, kind string, fn func(id string, value 
 	}
 }
 
+// Trim implements store.Records.
+func (s *Store) Trim(ctx context.Context, kind string, keep int) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		rec, ord := tx.Bucket(recBucket(kind)), tx.Bucket(ordBucket(kind))
+		if rec == nil || ord == nil {
+			return nil
+		}
+		excess := ord.Stats().KeyN - keep
+		if excess <= 0 {
+			return nil
+		}
+		var seqs, ids [][]byte
+		c := ord.Cursor()
+		for k, v := c.First(); k != nil && len(seqs) < excess; k, v = c.Next() {
+			seqs = append(seqs, append([]byte(nil), k...))
+			ids = append(ids, append([]byte(nil), v...))
+		}
+		for i := range seqs {
+			if err := ord.Delete(seqs[i]); err != nil {
+				return err
+			}
+			if err := rec.Delete(ids[i]); err != nil {
+				return err
+			}
+		}
+		n = len(seqs)
+		return nil
+	})
+	return n, err
+}
+
 // Sweep deletes expired records and past-deadline queued commands; it returns
 // how many it removed. The janitor calls it; tests may too.
 func (s *Store) Sweep(now time.Time) (int, error) {

@@ -309,6 +309,23 @@ func (s *Store) Scan(ctx context.Context, kind string, fn func(id string, value 
 	}
 }
 
+var trimScript = redis.NewScript(`
+-- KEYS: idx  ARGV: keep, record key prefix
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return 0 end
+local ids = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[2] .. id)
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
+return #ids`)
+
+// Trim implements store.Records.
+func (s *Store) Trim(ctx context.Context, kind string, keep int) (int, error) {
+	n, err := trimScript.Run(ctx, s.rdb, []string{s.k("idx", kind)}, keep, s.k("rec", kind)+":").Int()
+	return n, wrap(err)
+}
+
 func (s *Store) prune(ctx context.Context, idx string, ids []any) {
 	if len(ids) > 0 {
 		_ = s.rdb.ZRem(ctx, idx, ids...).Err()

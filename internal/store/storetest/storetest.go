@@ -35,6 +35,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Presence", func(t *testing.T) { testPresence(t, f) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, f) })
 	t.Run("Notifier", func(t *testing.T) { testNotifier(t, f) })
+	t.Run("Trim", func(t *testing.T) { testTrim(t, f) })
 	t.Run("Durability", func(t *testing.T) { testDurability(t, f) })
 }
 
@@ -397,5 +398,28 @@ func testDurability(t *testing.T, f Factory) {
 	}
 	if got, _ := s.Claim(ctx, "c", "e", 10, time.Second, time.Now()); fmt.Sprint(ids(got)) != "[cmd]" {
 		t.Fatalf("queued command lost across reopen: %v", ids(got))
+	}
+}
+
+func testTrim(t *testing.T, f Factory) {
+	s, ctx := open(t, f), context.Background()
+	for i := 0; i < 10; i++ {
+		must(t, s.Create(ctx, "log", fmt.Sprintf("e%02d", i), []byte("x"), time.Time{}))
+	}
+	n, err := s.Trim(ctx, "log", 4)
+	must(t, err)
+	if n != 6 {
+		t.Fatalf("Trim removed %d, want 6", n)
+	}
+	var ids []string
+	must(t, s.Scan(ctx, "log", func(id string, _ []byte) bool { ids = append(ids, id); return true }))
+	if fmt.Sprint(ids) != "[e09 e08 e07 e06]" {
+		t.Fatalf("after Trim: %v, want the newest four", ids)
+	}
+	if _, err := s.Get(ctx, "log", "e00"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("trimmed record still readable: %v", err)
+	}
+	if n, _ := s.Trim(ctx, "log", 4); n != 0 {
+		t.Fatalf("second Trim removed %d", n)
 	}
 }

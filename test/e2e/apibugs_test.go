@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubently/kubently/api"
+)
+
+// Failing tests of API-side defects found by this suite. The API is not this
+// suite's to fix, so they only run with KUBENTLY_E2E_API_BUGS=1; each names
+// the behaviour it expects once the defect is fixed.
+func requireAPIBugRun(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KUBENTLY_E2E_API_BUGS") != "1" {
+		t.Skip("documents a known API defect; run with KUBENTLY_E2E_API_BUGS=1")
+	}
+}
+
+// TestDeadExecutorBehindSilentConnectionIsDisconnected: an executor dies
+// while its connection to the API is silent but open (a wedged proxy or load
+// balancer). The API renews the stream's presence whenever it manages to
+// write a keepalive into its own socket buffer, which never fails here, so
+// it reports the cluster connected forever, accepts commands instead of
+// answering 503, and lets them time out. Expected: the cluster is
+// disconnected within the presence TTL (40s) plus one keepalive (15s).
+func TestDeadExecutorBehindSilentConnectionIsDisconnected(t *testing.T) {
+	requireAPIBugRun(t)
+	t.Parallel()
+	r := newRig(t)
+	const cluster = "ghost"
+	proxy := startProxy(t, r.api.addr)
+	ex, _ := r.connect(t, cluster, proxy.url())
+	sess := r.user.createSession(t, cluster)
+	r.mustWork(t, cluster, sess)
+
+	proxy.blackhole()
+	if !ex.signal(syscall.SIGKILL, 30*time.Second) {
+		t.Fatal("executor did not die")
+	}
+	deadline := time.Now().Add(40*time.Second + 15*time.Second + 10*time.Second)
+	for {
+		cl := r.admin.clusterStatus(t, cluster)
+		if cl.Status == api.ClusterDisconnected {
+			break
+		}
+		if time.Now().After(deadline) {
+			got := r.user.execute(t, cluster, sess, 5, "version")
+			t.Fatalf("65s after its only executor died, cluster %s is %s with %d live stream(s); a command is answered %s",
+				cluster, cl.Status, cl.Executors, got)
+		}
+		time.Sleep(time.Second)
+	}
+	if got := r.user.execute(t, cluster, sess, 5, "version"); got.status != http.StatusServiceUnavailable {
+		t.Fatalf("command to a cluster without executor: %s, want 503", got)
+	}
+}
