@@ -20,11 +20,8 @@ check: ## gofmt, go vet, package docs
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: ## Whole test suite: deps, checks, race-enabled tests against real apiserver/etcd/Redis
-	@set -euo pipefail; deps=$$(./hack/test-deps.sh); export "$$(tail -n1 <<<"$$deps")"; \
-	export K8S_TEST_REQUIRED=1 REDIS_TEST_REQUIRED=1; \
-	$(MAKE) --no-print-directory check; \
-	$(GO) test -race -json -timeout 45m ./... 2>&1 | $(GO) run ./hack/testsummary
+test: ## Whole test suite: deps, checks, race-enabled tests against real apiserver/etcd/Redis/npm clients
+	./hack/test.sh
 
 bench: ## Benchmarks (ratios are measured within one run)
 	@set -euo pipefail; deps=$$(./hack/test-deps.sh); export "$$(tail -n1 <<<"$$deps")"; \

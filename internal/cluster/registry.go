@@ -154,20 +154,47 @@ func (r *Registry) VerifyExecutor(ctx context.Context, clusterID, token string) 
 	return nil
 }
 
-// Known reports whether a cluster is registered (has a token).
+// Known reports whether a cluster is registered: it has a token, or an
+// executor of it has connected before. A cluster whose token was revoked
+// (e.g. during a rotation) thus stays visible as disconnected.
 func (r *Registry) Known(ctx context.Context, clusterID string) (bool, error) {
 	if _, ok := r.static[clusterID]; ok {
 		return true, nil
 	}
-	_, err := r.tokens.Get(ctx, clusterID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+	for _, kind := range []string{store.KindToken, store.KindCluster} {
+		_, err := r.st.Get(ctx, kind, clusterID)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
 	}
-	return err == nil, err
+	return false, nil
 }
 
 // IDs lists every registered cluster id, sorted.
 func (r *Registry) IDs(ctx context.Context) ([]string, error) {
+	set := map[string]bool{}
+	for id := range r.static {
+		set[id] = true
+	}
+	for _, kind := range []string{store.KindToken, store.KindCluster} {
+		if err := r.st.Scan(ctx, kind, func(id string, _ []byte) bool { set[id] = true; return true }); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// Agents lists registered executor identities (clusters with a token) for
+// the admin API.
+func (r *Registry) Agents(ctx context.Context) ([]api.Agent, error) {
 	set := map[string]bool{}
 	for id := range r.static {
 		set[id] = true
@@ -180,15 +207,6 @@ func (r *Registry) IDs(ctx context.Context) ([]string, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	return ids, nil
-}
-
-// Agents lists registered executor identities for the admin API.
-func (r *Registry) Agents(ctx context.Context) ([]api.Agent, error) {
-	ids, err := r.IDs(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := []api.Agent{}
 	for _, id := range ids {
 		a := api.Agent{ClusterID: id, Source: "config"}

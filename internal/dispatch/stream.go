@@ -30,6 +30,36 @@ type StreamRequest struct {
 // ErrRevoked ends a stream whose token was revoked.
 var ErrRevoked = errors.New("executor token revoked")
 
+// ErrNoHeartbeat ends a stream whose executor stopped sending heartbeats.
+var ErrNoHeartbeat = errors.New("no heartbeat from the executor: presumed dead")
+
+// kindBeat holds each executor's last heartbeat, expiring after the presence TTL.
+const kindBeat = "beat"
+
+func beatID(clusterID, executorID string) string { return clusterID + "/" + executorID }
+
+// Beat records that an executor is alive (POST /executor/heartbeat). Any
+// replica may receive it; the replica holding the stream reads it.
+func (d *Dispatcher) Beat(ctx context.Context, clusterID, executorID string) error {
+	now := d.now()
+	b, _ := json.Marshal(now.UTC())
+	return d.st.Put(ctx, kindBeat, beatID(clusterID, executorID), b, now.Add(d.cfg.PresenceTTL))
+}
+
+// alive reports whether the executor's heartbeats are current. A stream
+// younger than the presence TTL counts as alive (its first beat may still be
+// on the way).
+func (d *Dispatcher) alive(ctx context.Context, req StreamRequest, opened time.Time) (bool, error) {
+	if d.now().Sub(opened) < d.cfg.PresenceTTL {
+		return true, nil
+	}
+	_, err := d.st.Get(ctx, kindBeat, beatID(req.ClusterID, req.ExecutorID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // maxInFlight bounds how many commands one stream holds at a time; the
 // executor queues them for its own worker pool.
 const maxInFlight = 64
@@ -39,6 +69,7 @@ const maxInFlight = 64
 // presence lease alive and sends a keepalive every cfg.Keepalive.
 func (d *Dispatcher) Serve(ctx context.Context, req StreamRequest, sink Sink) error {
 	streamID := auth.NewID("str_", 12)
+	opened := d.now()
 	info, _ := json.Marshal(req.Info)
 	lease := func() store.Lease {
 		return store.Lease{StreamID: streamID, ClusterID: req.ClusterID, ExecutorID: req.ExecutorID, Replica: d.cfg.Replica, Info: info, Until: d.now().Add(d.cfg.PresenceTTL)}
@@ -127,6 +158,11 @@ func (d *Dispatcher) Serve(ctx context.Context, req StreamRequest, sink Sink) er
 		case <-keepalive.C:
 			if err := req.StillValid(ctx); err != nil {
 				return ErrRevoked
+			}
+			if ok, err := d.alive(ctx, req, opened); err != nil {
+				return err
+			} else if !ok {
+				return ErrNoHeartbeat
 			}
 			if err := sink.Send(api.EventPing, map[string]any{"time": api.NewTime(d.now())}); err != nil {
 				return err

@@ -345,6 +345,13 @@ func (e *Executor) session(ctx context.Context) error {
 		idle.Reset(e.cfg.IdleTimeout)
 		switch ev.Name {
 		case api.EventHello:
+			var hello api.Hello
+			_ = json.Unmarshal([]byte(ev.Data), &hello)
+			every := time.Duration(hello.KeepaliveMs) * time.Millisecond
+			if every <= 0 || every > 15*time.Second {
+				every = 15 * time.Second
+			}
+			go e.heartbeat(sctx, every)
 			e.log.Info("connected to the API", "cluster", e.cfg.ClusterID, "executor", e.id, "mode", e.cfg.Policy.Mode)
 			select {
 			case e.Connected <- struct{}{}:
@@ -366,6 +373,30 @@ func (e *Executor) session(ctx context.Context) error {
 func (e *Executor) authorize(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+e.cfg.Token)
 	req.Header.Set(api.HeaderClusterID, e.cfg.ClusterID)
+	req.Header.Set(api.HeaderExecutorID, e.id)
+}
+
+// heartbeat tells the API, on a connection of its own, that this executor
+// is alive while a stream is open. The API cannot learn that from the stream:
+// its keepalive writes succeed into a socket buffer even when the executor
+// behind a wedged proxy is long gone, so without heartbeats such a stream
+// would count as connected forever.
+func (e *Executor) heartbeat(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if code, rc, err := e.postOnce("/executor/heartbeat", []byte("{}"), every); err != nil {
+			e.dropResults(rc)
+			e.log.Debug("heartbeat failed", "err", err)
+		} else if code >= 300 {
+			e.log.Debug("heartbeat refused", "status", code)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // accept starts a command unless it is already running here or finished
@@ -485,7 +516,7 @@ func (e *Executor) reportRunning(id string) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if code, _, err := e.postOnce(body, runningReportTimeout); err != nil || code >= 300 {
+		if code, _, err := e.postOnce("/executor/results", body, runningReportTimeout); err != nil || code >= 300 {
 			e.log.Debug("running report not delivered", "id", id, "status", code, "err", err)
 		}
 	}()
@@ -493,11 +524,11 @@ func (e *Executor) reportRunning(id string) {
 
 // postOnce sends one result body on the current results connections, within
 // timeout, and returns the HTTP status and the generation it used.
-func (e *Executor) postOnce(body []byte, timeout time.Duration) (int, *resultsConn, error) {
+func (e *Executor) postOnce(path string, body []byte, timeout time.Duration) (int, *resultsConn, error) {
 	rc := e.currentResults()
 	ctx, cancel := context.WithTimeout(rc.ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(e.cfg.APIURL, "/")+"/executor/results", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(e.cfg.APIURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, rc, err
 	}
@@ -526,7 +557,7 @@ func (e *Executor) post(res api.Result, deadline time.Time) {
 	}
 	giveUp := deadline.Add(time.Minute)
 	for attempt := 0; ; attempt++ {
-		code, rc, err := e.postOnce(body, resultAttemptTimeout)
+		code, rc, err := e.postOnce("/executor/results", body, resultAttemptTimeout)
 		switch {
 		case err == nil && code < 300:
 			if attempt > 0 {

@@ -91,6 +91,10 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/executor/stream", Tag: "executor", Access: Executor, Summary: "Executor command stream (Server-Sent Events)",
 			Description: "Executors dial out to this endpoint with Authorization: Bearer <token> and X-Cluster-ID. Events: hello, command (an api.Command), ping (keepalive at least every 15 s).",
 			Stream:      true, Responses: map[int]any{200: api.Command{}, 401: errBody, 503: errBody}, Handle: s.executorStream},
+		{Method: "POST", Path: "/executor/heartbeat", Tag: "executor", Access: Executor, Summary: "Executor liveness (every keepalive interval while its stream is open)",
+			Description: "Presence is renewed only while the executor's heartbeats arrive, so a stream whose executor died behind a silent connection is closed within the presence TTL.",
+			Params:      []Param{{Name: api.HeaderExecutorID, In: "header", Required: true, Type: "string", Description: "The executor process id of the stream"}},
+			Responses:   map[int]any{204: nil, 400: errBody, 401: errBody, 503: errBody}, Handle: s.executorHeartbeat},
 		{Method: "POST", Path: "/executor/results", Tag: "executor", Access: Executor, Summary: "Executor posts a command's result",
 			Request: api.Result{}, Responses: map[int]any{200: resultAck{}, 400: errBody, 401: errBody, 403: errBody, 404: errBody, 413: errBody, 503: errBody}, Handle: s.postResult},
 	}

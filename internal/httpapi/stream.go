@@ -67,6 +67,18 @@ func splitVerbs(s string) []string {
 	return out
 }
 
+func (s *Server) executorHeartbeat(w http.ResponseWriter, r *http.Request) error {
+	execID := r.Header.Get(api.HeaderExecutorID)
+	if !safeID.MatchString(execID) {
+		return problem.Invalid(api.HeaderExecutorID, "invalid_value", "A valid %s header is required", api.HeaderExecutorID)
+	}
+	if err := s.Dispatcher.Beat(r.Context(), r.Header.Get(api.HeaderClusterID), execID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) executorStream(w http.ResponseWriter, r *http.Request) error {
 	clusterID := r.Header.Get(api.HeaderClusterID)
 	execID := r.Header.Get(api.HeaderExecutorID)

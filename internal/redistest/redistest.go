@@ -16,9 +16,10 @@ import (
 
 // Server is one redis-server process.
 type Server struct {
-	Port int
-	cmd  *exec.Cmd
-	dir  string
+	Port       int
+	cmd        *exec.Cmd
+	dir        string
+	persistent bool
 }
 
 // URL is the server's redis:// address.
@@ -36,6 +37,26 @@ func Start(t testing.TB) *Server {
 		t.Skip("redis-server not installed (apt-get install redis-server)")
 	}
 	s := &Server{dir: t.TempDir()}
+	s.Port = freePort(t)
+	if err := s.start(bin); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartPersistent is Start with an append-only file, so that Restart keeps
+// the data, as a production Redis with persistence does.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
+			t.Fatalf("redis-server not found and REDIS_TEST_REQUIRED=1: %v", err)
+		}
+		t.Skip("redis-server not installed (apt-get install redis-server)")
+	}
+	s := &Server{dir: t.TempDir(), persistent: true}
 	s.Port = freePort(t)
 	if err := s.start(bin); err != nil {
 		t.Fatal(err)
@@ -87,7 +108,11 @@ func freePort(t testing.TB) int {
 }
 
 func (s *Server) start(bin string) error {
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", s.dir, "--loglevel", "warning")
+	aof := "no"
+	if s.persistent {
+		aof = "yes" // an append-only file in dir: a restart keeps the data
+	}
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof, "--appendfsync", "always", "--daemonize", "no", "--dir", s.dir, "--loglevel", "warning")
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -112,7 +137,8 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart stops the server and starts a fresh one on the same port.
+// Restart stops the server and starts it again on the same port (with the
+// same data when it is persistent).
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -10,25 +9,13 @@ import (
 	"github.com/kubently/kubently/api"
 )
 
-// Failing tests of API-side defects found by this suite. The API is not this
-// suite's to fix, so they only run with KUBENTLY_E2E_API_BUGS=1; each names
-// the behaviour it expects once the defect is fixed.
-func requireAPIBugRun(t *testing.T) {
-	t.Helper()
-	if os.Getenv("KUBENTLY_E2E_API_BUGS") != "1" {
-		t.Skip("documents a known API defect; run with KUBENTLY_E2E_API_BUGS=1")
-	}
-}
-
 // TestDeadExecutorBehindSilentConnectionIsDisconnected: an executor dies
 // while its connection to the API is silent but open (a wedged proxy or load
-// balancer). The API renews the stream's presence whenever it manages to
-// write a keepalive into its own socket buffer, which never fails here, so
-// it reports the cluster connected forever, accepts commands instead of
-// answering 503, and lets them time out. Expected: the cluster is
-// disconnected within the presence TTL (40s) plus one keepalive (15s).
+// balancer). The API's keepalive writes still succeed into its socket buffer,
+// so only the executor's heartbeats (on a connection of their own) can tell
+// that it is gone. Expected: the cluster is disconnected within the presence
+// TTL (40s) plus one keepalive (15s), and commands get 503 again.
 func TestDeadExecutorBehindSilentConnectionIsDisconnected(t *testing.T) {
-	requireAPIBugRun(t)
 	t.Parallel()
 	r := newRig(t)
 	const cluster = "ghost"
