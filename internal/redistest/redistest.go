@@ -1,118 +1,156 @@
 // Package redistest starts real redis-server processes for tests, each on a
-// free loopback port with persistence off, stopped by the PID it holds. With
-// REDIS_TEST_REQUIRED=1 (set by `make test`) a missing redis-server fails the
-// test instead of skipping it.
+// free loopback port, stopped by the PID it holds — optionally with a
+// password, TLS (certificates generated here) or persistence so that a
+// restart keeps the data. With REDIS_TEST_REQUIRED=1 (set by `make test`) a
+// missing redis-server fails the test instead of skipping it.
 package redistest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 )
 
+// Options shape a server.
+type Options struct {
+	// Persistent keeps data in an append-only file, so Restart keeps it.
+	Persistent bool
+	// Password is required from clients (requirepass) when set.
+	Password string
+	// TLS serves TLS only; the CA that signed the server certificate is in
+	// Server.CAFile.
+	TLS bool
+}
+
 // Server is one redis-server process.
 type Server struct {
-	Port       int
-	cmd        *exec.Cmd
-	dir        string
-	persistent bool
+	Port   int
+	CAFile string // with Options.TLS: the CA bundle clients must trust
+	opts   Options
+	bin    string
+	cmd    *exec.Cmd
+	dir    string
 }
 
-// URL is the server's redis:// address.
-func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0" }
+// URL is the server's address: redis:// (or rediss:// with TLS), without
+// the password.
+func (s *Server) URL() string {
+	scheme := "redis"
+	if s.opts.TLS {
+		scheme = "rediss"
+	}
+	return scheme + "://127.0.0.1:" + strconv.Itoa(s.Port) + "/0"
+}
 
-// Start starts a server for t and stops it when t ends; it skips (or fails,
-// under REDIS_TEST_REQUIRED=1) when redis-server is not installed.
-func Start(t testing.TB) *Server {
-	t.Helper()
+var errMissing = errors.New("redis-server not installed (apt-get install redis-server)")
+
+func lookup() (string, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
-			t.Fatalf("redis-server not found and REDIS_TEST_REQUIRED=1: %v", err)
+			return "", fmt.Errorf("redis-server not found and REDIS_TEST_REQUIRED=1: %w", err)
 		}
-		t.Skip("redis-server not installed (apt-get install redis-server)")
+		return "", errMissing
 	}
-	s := &Server{dir: t.TempDir()}
-	s.Port = freePort(t)
-	if err := s.start(bin); err != nil {
+	return bin, nil
+}
+
+// Start starts a plain server for t and stops it when t ends.
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartPersistent starts a server whose data survives Restart.
+func StartPersistent(t testing.TB) *Server { return StartWith(t, Options{Persistent: true}) }
+
+// StartWith starts a server with opts for t and stops it when t ends; it
+// skips (or fails, under REDIS_TEST_REQUIRED=1) when redis-server is missing.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin, err := lookup()
+	if errors.Is(err, errMissing) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(bin, t.TempDir(), opts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// StartPersistent is Start with an append-only file, so that Restart keeps
-// the data, as a production Redis with persistence does.
-func StartPersistent(t testing.TB) *Server {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
-			t.Fatalf("redis-server not found and REDIS_TEST_REQUIRED=1: %v", err)
-		}
-		t.Skip("redis-server not installed (apt-get install redis-server)")
-	}
-	s := &Server{dir: t.TempDir(), persistent: true}
-	s.Port = freePort(t)
-	if err := s.start(bin); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s
-}
-
-// StartShared starts a server for a whole test binary (from TestMain); the
-// caller stops it. ok is false when redis-server is missing and not required.
+// StartShared starts a plain server for a whole test binary (from
+// TestMain); the caller stops it. ok is false when redis-server is missing
+// and not required.
 func StartShared() (s *Server, ok bool, err error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("REDIS_TEST_REQUIRED") == "1" {
-			return nil, false, fmt.Errorf("redis-server not found and REDIS_TEST_REQUIRED=1: %w", err)
-		}
+	bin, err := lookup()
+	if errors.Is(err, errMissing) {
 		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
 	}
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, false, err
 	}
-	port, err := pickPort()
-	if err != nil {
-		return nil, false, err
-	}
-	s = &Server{dir: dir, Port: port}
-	if err := s.start(bin); err != nil {
-		return nil, false, err
-	}
-	return s, true, nil
+	s, err = newServer(bin, dir, Options{})
+	return s, err == nil, err
 }
 
-func pickPort() (int, error) {
+func newServer(bin, dir string, opts Options) (*Server, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{Port: port, opts: opts, bin: bin, dir: dir}
+	if opts.TLS {
+		if err := s.writeCerts(); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.start()
 }
 
-func freePort(t testing.TB) int {
-	p, err := pickPort()
-	if err != nil {
-		t.Fatal(err)
+func (s *Server) args() []string {
+	port := strconv.Itoa(s.Port)
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--dir", s.dir, "--loglevel", "warning"}
+	if s.opts.Persistent {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
 	}
-	return p
+	if s.opts.Password != "" {
+		args = append(args, "--requirepass", s.opts.Password)
+	}
+	if s.opts.TLS {
+		args = append(args, "--port", "0", "--tls-port", port,
+			"--tls-cert-file", filepath.Join(s.dir, "server.crt"), "--tls-key-file", filepath.Join(s.dir, "server.key"),
+			"--tls-ca-cert-file", s.CAFile, "--tls-auth-clients", "no")
+	} else {
+		args = append(args, "--port", port)
+	}
+	return args
 }
 
-func (s *Server) start(bin string) error {
-	aof := "no"
-	if s.persistent {
-		aof = "yes" // an append-only file in dir: a restart keeps the data
-	}
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof, "--appendfsync", "always", "--daemonize", "no", "--dir", s.dir, "--loglevel", "warning")
+func (s *Server) start() error {
+	s.cmd = exec.Command(s.bin, s.args()...)
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -128,7 +166,7 @@ func (s *Server) start(bin string) error {
 	return fmt.Errorf("redis-server on port %d did not start", s.Port)
 }
 
-// Stop kills the server (data is lost: persistence is off).
+// Stop kills the server.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
@@ -142,8 +180,49 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	bin, _ := exec.LookPath("redis-server")
-	if err := s.start(bin); err != nil {
+	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeCerts creates a CA and a server certificate for 127.0.0.1.
+func (s *Server) writeCerts() error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	s.CAFile = filepath.Join(s.dir, "ca.crt")
+	files := map[string][]byte{
+		s.CAFile:                           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		filepath.Join(s.dir, "server.crt"): pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		filepath.Join(s.dir, "server.key"): pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+	for path, b := range files {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

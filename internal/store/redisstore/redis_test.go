@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,6 +89,49 @@ func TestUnavailableAndRecovery(t *testing.T) {
 		}
 		if i > 50 {
 			t.Fatal("no notification after Redis restart")
+		}
+	}
+}
+
+func TestPasswordTLSAndPrefix(t *testing.T) {
+	srv := redistest.StartWith(t, redistest.Options{Password: "s3cret-pass", TLS: true})
+	ctx := context.Background()
+	good, err := Open(Options{URL: srv.URL(), Password: "s3cret-pass", TLSCAFile: srv.CAFile, KeyPrefix: "a:"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	if err := good.Ping(ctx); err != nil {
+		t.Fatalf("TLS with CA and password: %v", err)
+	}
+	if strings.Contains(good.Name(), "s3cret") {
+		t.Fatalf("Name leaks the password: %s", good.Name())
+	}
+	// Another prefix is another installation on the same Redis.
+	other, _ := Open(Options{URL: srv.URL(), Password: "s3cret-pass", TLSCAFile: srv.CAFile, KeyPrefix: "b:"}, quiet)
+	defer other.Close()
+	if err := good.Put(ctx, "k", "x", []byte("1"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Get(ctx, "k", "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("prefixes are not isolated: %v", err)
+	}
+	for name, o := range map[string]Options{
+		"wrong password": {URL: srv.URL(), Password: "nope", TLSCAFile: srv.CAFile},
+		"untrusted cert": {URL: srv.URL(), Password: "s3cret-pass"},
+		"plain text":     {URL: strings.Replace(srv.URL(), "rediss://", "redis://", 1), Password: "s3cret-pass"},
+	} {
+		s, err := Open(o, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Ping(ctx)
+		s.Close()
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("%s: Ping = %v, want ErrUnavailable", name, err)
+		}
+		if strings.Contains(fmt.Sprint(err), "s3cret") {
+			t.Fatalf("%s: error leaks the password: %v", name, err)
 		}
 	}
 }
