@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/problem"
+	"github.com/kubently/kubently/internal/sse"
 )
 
 // v1Methods are the A2A 1.0 JSON-RPC method names. They never collide with
@@ -88,9 +89,8 @@ func (s *service) serveRPC(w http.ResponseWriter, r *http.Request) error {
 	return lw.finish()
 }
 
-// writeTimeout bounds each write to a client, so a stalled peer cannot hold a
-// stream forever (the server has no global WriteTimeout because of streams).
-const writeTimeout = 30 * time.Second
+// writeTimeout bounds each write to a client, as for every event stream.
+const writeTimeout = sse.WriteTimeout
 
 // lazyWriter sits between the SDK's JSON-RPC binding and the client. It
 //

@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 	"github.com/kubently/kubently/internal/auth"
 	"github.com/kubently/kubently/internal/policy"
 	"github.com/kubently/kubently/internal/sse"
+	"github.com/kubently/kubently/internal/tlsutil"
 )
 
 // Runner runs an allowed kubectl argv against the cluster.
@@ -138,13 +138,9 @@ func New(cfg Config, runner Runner, log *slog.Logger) (*Executor, error) {
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := tlsutil.LoadCAPool(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificates", cfg.CAFile)
+			return nil, err
 		}
 		tlsCfg.RootCAs = pool
 	}

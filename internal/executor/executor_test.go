@@ -19,6 +19,7 @@ import (
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/config"
 	"github.com/kubently/kubently/internal/policy"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // fastKeepalive makes the API send keepalives often, for tests of silence.
@@ -294,15 +295,15 @@ func TestSlotWaitIsBoundedByDeadline(t *testing.T) {
 func TestRedeliveryRunsOnce(t *testing.T) {
 	a := startAPI(t, nil)
 	token, sess := a.register("c1")
-	p := startProxy(t, a.addr)
+	p := testkit.StartProxy(t, a.addr)
 	g := newGate()
 	r := &scriptRunner{run: g.run}
-	ex := startExecutor(t, testConfig(p.url(), "c1", token), r)
+	ex := startExecutor(t, testConfig(p.URL(), "c1", token), r)
 	a.connected("c1", 1, 10*time.Second)
 
 	id := a.submit("c1", sess, 30, "get", "pods")
 	a.waitResult(id, 10*time.Second, running)
-	if n := p.cut(); n == 0 {
+	if n := p.Cut(); n == 0 {
 		t.Fatal("no connection to cut")
 	}
 	ex.waitLog(t, "re-delivered command ignored", 10*time.Second)
@@ -427,9 +428,9 @@ func TestUnauthorizedBacksOff(t *testing.T) {
 func TestSilentStreamReconnects(t *testing.T) {
 	a := startAPI(t, fastKeepalive)
 	token, sess := a.register("c1")
-	p := startProxy(t, a.addr)
+	p := testkit.StartProxy(t, a.addr)
 	r := &scriptRunner{}
-	cfg := testConfig(p.url(), "c1", token)
+	cfg := testConfig(p.URL(), "c1", token)
 	cfg.IdleTimeout = 1500 * time.Millisecond
 	ex := startExecutor(t, cfg, r)
 	a.connected("c1", 1, 10*time.Second)
@@ -437,7 +438,7 @@ func TestSilentStreamReconnects(t *testing.T) {
 	if code, raw := a.execute("c1", sess, 10, "get", "pods"); code != http.StatusOK {
 		t.Fatalf("%d %s", code, raw)
 	}
-	if n := p.blackhole(); n < 2 {
+	if n := p.Blackhole(); n < 2 {
 		t.Fatalf("blackholed %d connections, want the stream and a pooled result connection", n)
 	}
 	start := time.Now()
@@ -482,8 +483,8 @@ func TestSilentHTTP2ConnectionIsNotReused(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, front.Listener.Addr().String())
-	cfg := testConfig("https://"+p.ln.Addr().String(), "c1", token)
+	p := testkit.StartProxy(t, front.Listener.Addr().String())
+	cfg := testConfig("https://"+p.Addr(), "c1", token)
 	cfg.CAFile = caFile
 	cfg.IdleTimeout = 1500 * time.Millisecond
 	ex := startExecutor(t, cfg, &scriptRunner{})
@@ -495,7 +496,7 @@ func TestSilentHTTP2ConnectionIsNotReused(t *testing.T) {
 		t.Fatalf("%d %s", code, raw)
 	}
 
-	p.blackhole()
+	p.Blackhole()
 	start := time.Now()
 	var res api.Result
 	code, raw := a.execute("c1", sess, 30, "get", "nodes")

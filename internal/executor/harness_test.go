@@ -19,6 +19,7 @@ import (
 	"github.com/kubently/kubently/internal/policy"
 	"github.com/kubently/kubently/internal/server"
 	"github.com/kubently/kubently/internal/store"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // The executor's tests run it against the real API server (internal/server on
@@ -31,24 +32,6 @@ const (
 	userKey  = "alice-key-0123456789abcdef"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // apiServer is a real kubently-api served in-process on a fixed loopback
 // address, so it can be stopped and started again on the same address and
 // data directory (a restart).
@@ -56,7 +39,7 @@ type apiServer struct {
 	t       *testing.T
 	addr    string
 	dataDir string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	mutate  func(*config.API)
 
 	mu     sync.Mutex
@@ -71,7 +54,7 @@ func startAPI(t *testing.T, mutate func(*config.API)) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &apiServer{t: t, addr: ln.Addr().String(), dataDir: t.TempDir(), logs: &syncBuffer{}, mutate: mutate}
+	a := &apiServer{t: t, addr: ln.Addr().String(), dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}, mutate: mutate}
 	a.serve(ln)
 	t.Cleanup(func() {
 		a.stop()
@@ -315,7 +298,7 @@ func (g *gate) run(ctx context.Context, argv []string) RunResult {
 // runningExecutor is an Executor running in the background.
 type runningExecutor struct {
 	*Executor
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run returned
 }
@@ -326,7 +309,7 @@ func startExecutor(t *testing.T, cfg Config, runner Runner) *runningExecutor {
 	if cfg.Version == "" {
 		cfg.Version = "test"
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	ex, err := New(cfg, runner, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -370,142 +353,6 @@ func (re *runningExecutor) waitLog(t *testing.T, s string, within time.Duration)
 			t.Fatalf("executor log has no %q after %s", s, within)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// tcpProxy forwards loopback TCP connections to a target. Blackhole makes
-// the current connections silent in both directions while keeping them open
-// (a middlebox that lost their state); new connections are forwarded normally.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	pairs  []*proxyPair // forwarding
-	frozen []*proxyPair // blackholed, still open
-	closed bool
-}
-
-type proxyPair struct {
-	client, server net.Conn
-	frozen         chan struct{} // closed: stop forwarding
-	freezeOnce     sync.Once
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target}
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *tcpProxy) url() string { return "http://" + p.ln.Addr().String() }
-
-func (p *tcpProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		pair := &proxyPair{client: c, server: s, frozen: make(chan struct{})}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			return
-		}
-		p.pairs = append(p.pairs, pair)
-		p.mu.Unlock()
-		go pair.pipe(s, c)
-		go pair.pipe(c, s)
-	}
-}
-
-// pipe copies src to dst until either fails; once frozen it reads no more
-// and writes nothing (the bytes stay in the kernel buffers).
-func (pp *proxyPair) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		select {
-		case <-pp.frozen:
-			return
-		default:
-		}
-		n, err := src.Read(buf)
-		select {
-		case <-pp.frozen:
-			return
-		default:
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				pp.closeBoth()
-				return
-			}
-		}
-		if err != nil {
-			pp.closeBoth()
-			return
-		}
-	}
-}
-
-func (pp *proxyPair) closeBoth() {
-	select {
-	case <-pp.frozen:
-		return // a frozen pair stays open
-	default:
-	}
-	pp.client.Close()
-	pp.server.Close()
-}
-
-// blackhole freezes every current connection.
-func (p *tcpProxy) blackhole() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pp := range p.pairs {
-		pp.freezeOnce.Do(func() { close(pp.frozen) })
-	}
-	n := len(p.pairs)
-	p.frozen = append(p.frozen, p.pairs...)
-	p.pairs = nil
-	return n
-}
-
-// cut closes every current connection.
-func (p *tcpProxy) cut() int {
-	p.mu.Lock()
-	pairs := p.pairs
-	p.pairs = nil
-	p.mu.Unlock()
-	for _, pp := range pairs {
-		pp.closeBoth()
-	}
-	return len(pairs)
-}
-
-func (p *tcpProxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	pairs := append(p.pairs, p.frozen...)
-	p.pairs, p.frozen = nil, nil
-	p.mu.Unlock()
-	p.ln.Close()
-	for _, pp := range pairs {
-		pp.client.Close()
-		pp.server.Close()
 	}
 }
 

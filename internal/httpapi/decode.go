@@ -15,11 +15,11 @@ import (
 	"github.com/kubently/kubently/internal/problem"
 )
 
-// decodeBody reads a JSON request body into v (a pointer to a struct) and
+// DecodeBody reads a JSON request body into v (a pointer to a struct) and
 // turns every way it can be wrong into a precise invalid_request: too large,
 // not JSON, wrong content type, unknown fields, wrong types, and required
 // fields (tag required:"true") that are absent, null or empty.
-func decodeBody(r *http.Request, v any, maxBytes int64) error {
+func DecodeBody(r *http.Request, v any, maxBytes int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {

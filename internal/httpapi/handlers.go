@@ -56,7 +56,7 @@ func (s *Server) clusterVisible(ctx context.Context, r *http.Request, field, id 
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateSessionRequest
-	if err := decodeBody(r, &req, s.MaxBodyBytes); err != nil {
+	if err := DecodeBody(r, &req, s.MaxBodyBytes); err != nil {
 		return err
 	}
 	if err := s.clusterVisible(r.Context(), r, "cluster_id", req.ClusterID); err != nil {
@@ -144,7 +144,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) execute(w http.ResponseWriter, r *http.Request) error {
 	var req api.ExecuteRequest
-	if err := decodeBody(r, &req, s.MaxBodyBytes); err != nil {
+	if err := DecodeBody(r, &req, s.MaxBodyBytes); err != nil {
 		return err
 	}
 	if err := cluster.ValidateID("cluster_id", req.ClusterID); err != nil {
@@ -305,7 +305,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) postResult(w http.ResponseWriter, r *http.Request) error {
 	var res api.Result
-	if err := decodeBody(r, &res, executorResultMaxBytes); err != nil {
+	if err := DecodeBody(r, &res, executorResultMaxBytes); err != nil {
 		return err
 	}
 	rec, dup, err := s.Dispatcher.Ingest(r.Context(), r.Header.Get(api.HeaderClusterID), res)

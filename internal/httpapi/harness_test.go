@@ -23,6 +23,7 @@ import (
 	"github.com/kubently/kubently/internal/server"
 	"github.com/kubently/kubently/internal/sse"
 	"github.com/kubently/kubently/internal/store"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // Keys of the test principals.
@@ -41,26 +42,9 @@ type env struct {
 	dataDir string
 	st      store.Store
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	mutate  func(*config.API)
 	prefix  string // Redis key prefix: each env is an isolated installation
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // backend is the store the current pass of the suite runs on: TestMain runs
@@ -116,7 +100,7 @@ func testConfig(t *testing.T, dataDir string, mutate func(*config.API)) *config.
 
 func newEnv(t *testing.T, mutate func(*config.API)) *env {
 	t.Helper()
-	e := &env{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}, mutate: mutate, prefix: fmt.Sprintf("env%d:", envCounter.Add(1))}
+	e := &env{t: t, dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}, mutate: mutate, prefix: fmt.Sprintf("env%d:", envCounter.Add(1))}
 	e.start()
 	t.Cleanup(e.stop)
 	return e

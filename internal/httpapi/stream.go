@@ -2,60 +2,16 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/cluster"
 	"github.com/kubently/kubently/internal/dispatch"
 	"github.com/kubently/kubently/internal/problem"
+	"github.com/kubently/kubently/internal/sse"
 )
-
-// sseWriter writes Server-Sent Events and flushes each one. Every write gets
-// its own deadline, so a stalled peer cannot hold a handler forever even
-// though the server has no global WriteTimeout for streams.
-type sseWriter struct {
-	mu sync.Mutex
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func newSSE(w http.ResponseWriter) *sseWriter {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-store")
-	h.Set("Connection", "keep-alive")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	_ = s.rc.Flush()
-	return s
-}
-
-// Send writes one event whose data is v as JSON.
-func (s *sseWriter) Send(event string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_ = s.rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if event != "" {
-		if _, err := fmt.Fprintf(s.w, "event: %s\n", event); err != nil {
-			return err
-		}
-	}
-	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", b); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
 
 func splitVerbs(s string) []string {
 	var out []string
@@ -100,7 +56,7 @@ func (s *Server) executorStream(w http.ResponseWriter, r *http.Request) error {
 		},
 	}
 	req.StillValid = func(ctx context.Context) error { return s.Clusters.VerifyExecutor(ctx, clusterID, token) }
-	sink := newSSE(w)
+	sink := sse.NewWriter(w)
 	err := s.Dispatcher.Serve(r.Context(), req, sink)
 	if err != nil {
 		reason := "stream ended: " + err.Error()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kubently/kubently/api"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // TestDeadExecutorBehindSilentConnectionIsDisconnected: an executor dies
@@ -19,12 +20,12 @@ func TestDeadExecutorBehindSilentConnectionIsDisconnected(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const cluster = "ghost"
-	proxy := startProxy(t, r.api.addr)
-	ex, _ := r.connect(t, cluster, proxy.url())
+	proxy := testkit.StartProxy(t, r.api.addr)
+	ex, _ := r.connect(t, cluster, proxy.URL())
 	sess := r.user.createSession(t, cluster)
 	r.mustWork(t, cluster, sess)
 
-	proxy.blackhole()
+	proxy.Blackhole()
 	if !ex.signal(syscall.SIGKILL, 30*time.Second) {
 		t.Fatal("executor did not die")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubently/kubently/api"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // Each resilience test has its own API process, executor and cluster id, so
@@ -243,12 +244,12 @@ func TestKeepaliveLoss(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	const cluster = "silent"
-	proxy := startProxy(t, r.api.addr)
-	ex, _ := r.connect(t, cluster, proxy.url())
+	proxy := testkit.StartProxy(t, r.api.addr)
+	ex, _ := r.connect(t, cluster, proxy.URL())
 	sess := r.user.createSession(t, cluster)
 	r.mustWork(t, cluster, sess) // also leaves a pooled result connection behind the proxy
 
-	if n := proxy.blackhole(); n == 0 {
+	if n := proxy.Blackhole(); n == 0 {
 		t.Fatal("no connection through the proxy")
 	}
 	res := r.user.execute(t, cluster, sess, 60, "get", "pods", "-n", fx.ns, "-o", "name")

@@ -10,12 +10,10 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kubently/kubently/internal/store"
+	"github.com/kubently/kubently/internal/tlsutil"
 )
 
 // Options configures the connection.
@@ -64,13 +63,9 @@ func Open(o Options, log *slog.Logger) (*Store, error) {
 	if opt.TLSConfig != nil && (o.TLSCAFile != "" || o.InsecureSkipVerify) {
 		opt.TLSConfig.InsecureSkipVerify = o.InsecureSkipVerify //nolint:gosec // operator's explicit choice
 		if o.TLSCAFile != "" {
-			pem, err := os.ReadFile(o.TLSCAFile)
+			pool, err := tlsutil.LoadCAPool(o.TLSCAFile)
 			if err != nil {
-				return nil, fmt.Errorf("read Redis CA bundle: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("Redis CA bundle %s holds no certificates", o.TLSCAFile)
+				return nil, fmt.Errorf("redis: %w", err)
 			}
 			opt.TLSConfig.RootCAs = pool
 			opt.TLSConfig.MinVersion = tls.VersionTLS12
