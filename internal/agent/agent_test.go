@@ -370,3 +370,57 @@ func TestProviderFailuresEndInAnErrorEvent(t *testing.T) {
 		t.Fatalf("hanging provider: %v after %s", err, time.Since(start))
 	}
 }
+
+// TestEveryToolAgainstTheCluster drives each tool through the model with real
+// data from scenario 1 (a crashlooping Deployment) and checks what the model
+// got back.
+func TestEveryToolAgainstTheCluster(t *testing.T) {
+	ns := cp.NewNamespace(t)
+	if err := scenarios.Build(context.Background(), cp, ns, 1); err != nil {
+		t.Fatal(err)
+	}
+	calls := []llmtest.ToolCall{
+		{Name: "list_clusters", Arguments: `{}`},
+		{Name: "execute_kubectl_multi", Arguments: fmt.Sprintf(`{"command":"get deployments -n %s"}`, ns)},
+		{Name: "get_events_for_resource", Arguments: fmt.Sprintf(`{"namespace":%q,"kind":"deployment","name":"checkout"}`, ns)},
+		{Name: "get_recent_changes", Arguments: fmt.Sprintf(`{"namespace":%q,"since_minutes":120}`, ns)},
+		{Name: "search_pod_logs", Arguments: fmt.Sprintf(`{"namespace":%q,"selector":"app=checkout","pattern":"fatal"}`, ns)},
+		{Name: "execute_kubectl", Arguments: `{"command":"get pods -n 'unbalanced"}`},
+	}
+	fake := llmtest.NewServer(t, llmtest.WireOpenAI, []llmtest.Turn{{ToolCalls: calls}, {Text: "done"}})
+	p, _ := llm.New(llm.Config{Provider: "openai", APIKey: "sk", Model: "m", BaseURL: fake.URL()})
+	k := newClusterKubectl(t)
+	a := agent.New(k, p, openStore(t), agent.Config{}, quiet)
+	if _, _, err := collect(t, a, agent.Request{Principal: alice, Query: "look around", ClusterID: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	res := fake.Requests()[1].ToolResults()
+	if len(res) != len(calls) {
+		t.Fatalf("%d results for %d calls", len(res), len(calls))
+	}
+	want := [][]string{
+		{"test: connected"},
+		{"=== cluster test", "checkout", "0/2"},
+		{"=== events for deployment/checkout"},
+		{"new replicaset/checkout-", "registry.example.com/shop/checkout:2.3.1", "BackOff"},
+		{"2 matching lines", "(previous): fatal: DEPLOY_ENV is not set"},
+		{"unbalanced quotes"},
+	}
+	for i, w := range want {
+		for _, s := range w {
+			if !strings.Contains(res[i].Content, s) {
+				t.Errorf("%s result lacks %q:\n%s", calls[i].Name, s, res[i].Content)
+			}
+		}
+	}
+	// The event walk went from the pod's owner chain through real commands.
+	var sawEvents bool
+	for _, c := range k.ran() {
+		if c[0] == "events" && strings.Join(c, " ") == fmt.Sprintf("events -n %s --for deployment/checkout", ns) {
+			sawEvents = true
+		}
+	}
+	if !sawEvents {
+		t.Fatalf("no events command ran: %v", k.ran())
+	}
+}

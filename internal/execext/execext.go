@@ -5,7 +5,9 @@
 //	kubently logsearch -n NS -l SELECTOR --pattern RE [--tail N]
 //
 // triage runs the deterministic analyzers of package analyze; logsearch
-// greps the recent logs of the selected pods and returns matching lines only.
+// greps the recent logs of the selected pods — and the previous container's
+// logs when a container restarted, where a crash's last words are — and
+// returns matching lines only.
 // Both are read-only, use the executor's own (read-only) client, and are
 // checked by the security policy like any kubectl command.
 package execext
@@ -119,26 +121,43 @@ func logsearch(ctx context.Context, client kubernetes.Interface, args []string) 
 	var problems []string
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
+	restarted := func(p corev1.Pod, container string) bool {
+		for _, st := range p.Status.ContainerStatuses {
+			if st.Name == container {
+				return st.RestartCount > 0
+			}
+		}
+		return false
+	}
 	for _, p := range pods.Items {
 		for _, c := range p.Spec.Containers {
-			wg.Add(1)
-			go func(pod, container string) {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				lines, err := podLog(ctx, client, *ns, pod, container, *tail)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					problems = append(problems, fmt.Sprintf("%s/%s: %v", pod, container, err))
-					return
+			for _, previous := range []bool{false, true} {
+				if previous && !restarted(p, c.Name) {
+					continue
 				}
-				for _, l := range lines {
-					if re.MatchString(l) {
-						hits = append(hits, hit{pod + "/" + container, l})
+				source := p.Name + "/" + c.Name
+				if previous {
+					source += " (previous)"
+				}
+				wg.Add(1)
+				go func(pod, container, source string, previous bool) {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					lines, err := podLog(ctx, client, *ns, pod, container, *tail, previous)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						problems = append(problems, fmt.Sprintf("%s: %v", source, err))
+						return
 					}
-				}
-			}(p.Name, c.Name)
+					for _, l := range lines {
+						if re.MatchString(l) {
+							hits = append(hits, hit{source, l})
+						}
+					}
+				}(p.Name, c.Name, source, previous)
+			}
 		}
 	}
 	wg.Wait()
@@ -155,8 +174,8 @@ func logsearch(ctx context.Context, client kubernetes.Interface, args []string) 
 	return Result{Output: b.String()}
 }
 
-func podLog(ctx context.Context, client kubernetes.Interface, ns, pod, container string, tail int64) ([]string, error) {
-	rc, err := client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, TailLines: &tail}).Stream(ctx)
+func podLog(ctx context.Context, client kubernetes.Interface, ns, pod, container string, tail int64, previous bool) ([]string, error) {
+	rc, err := client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, TailLines: &tail, Previous: previous}).Stream(ctx)
 	if err != nil {
 		return nil, err
 	}
