@@ -18,9 +18,9 @@ go vet ./...
 
 {
   rc=0
-  go test -race -json -timeout 45m ./... || rc=1
+  go test -race -count=1 -json -timeout 45m ./... || rc=1
   # The policy's flag table against kubectl's own commands lives in a module
   # of its own (it keeps kubectl's command packages out of the main module).
-  (cd internal/policy/kubectlcompat && go vet ./... && go test -race -json -timeout 20m ./...) || rc=1
+  (cd internal/policy/kubectlcompat && go vet ./... && go test -race -count=1 -json -timeout 20m ./...) || rc=1
   exit $rc
 } 2>&1 | go run ./hack/testsummary
