@@ -65,8 +65,14 @@ func (e *Error) WithHeader(k, v string) *Error {
 // reason such as "missing_required_field" or "invalid_value".
 func Invalid(field, code, format string, args ...any) *Error {
 	e := New(api.CodeInvalidRequest, format, args...)
-	if field != "" || code != "" {
-		e.Details = map[string]any{"field": field, "code": code}
+	if code != "" {
+		e.Details = map[string]any{"code": code}
+	}
+	if field != "" {
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["field"] = field
 	}
 	return e
 }

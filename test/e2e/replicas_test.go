@@ -390,3 +390,31 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("session after Redis restart: %+v", s)
 	}
 }
+
+// TestTwoExecutorsOfOneCluster: both executors are live consumers of the
+// cluster's queue; commands complete whichever takes them, and when one dies
+// the other carries on alone.
+func TestTwoExecutorsOfOneCluster(t *testing.T) {
+	t.Parallel()
+	c := startReplicas(t, 2)
+	const cl = "pair"
+	token := c.admin.register(t, cl)
+	first := startExecutor(t, executorOpts{apiURL: c.replicas[0].url(), cluster: cl, token: token})
+	startExecutor(t, executorOpts{apiURL: c.replicas[1].url(), cluster: cl, token: token})
+	c.admin.waitStreams(t, cl, 2, 2*time.Minute)
+	sess := c.user.createSession(t, cl)
+	for i := 0; i < 6; i++ {
+		if res := c.user.execute(t, cl, sess, 30, "get", "pods", "-n", fx.ns, "-o", "name"); res.status != http.StatusOK || res.res.Status != api.StatusCompleted {
+			t.Fatalf("command %d with two executors: %s", i, res)
+		}
+	}
+	if !first.signal(syscall.SIGKILL, 10*time.Second) {
+		t.Fatal("executor did not die")
+	}
+	c.admin.waitStreams(t, cl, 1, time.Minute)
+	for i := 0; i < 3; i++ {
+		if res := c.user.execute(t, cl, sess, 30, "version"); res.status != http.StatusOK || res.res.Status != api.StatusCompleted {
+			t.Fatalf("command %d with one executor left: %s", i, res)
+		}
+	}
+}
