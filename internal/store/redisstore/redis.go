@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -327,8 +328,8 @@ func (s *Store) prune(ctx context.Context, idx string, ids []any) {
 	}
 }
 
-// sweeper trims index entries of expired records, oldest first, so indexes
-// stay bounded even for kinds that are rarely scanned.
+// sweeper trims index entries of expired records, oldest first, every
+// interval, so indexes stay bounded even for kinds that are rarely scanned.
 func (s *Store) sweeper(every time.Duration) {
 	defer s.wg.Done()
 	t := time.NewTicker(every)
@@ -339,11 +340,19 @@ func (s *Store) sweeper(every time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			for _, kind := range []string{store.KindToken, store.KindCluster, store.KindSession, store.KindResult, store.KindAudit, store.KindThread, store.KindTask} {
-				s.trimIndex(ctx, kind, 1000)
-			}
+			s.sweepIndexes(ctx)
 			cancel()
 		}
+	}
+}
+
+// sweepIndexes trims the index of every kind there is (found by key pattern,
+// so kinds added later are covered too).
+func (s *Store) sweepIndexes(ctx context.Context) {
+	prefix := s.k("idx") + ":"
+	iter := s.rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		s.trimIndex(ctx, strings.TrimPrefix(iter.Val(), prefix), 1000)
 	}
 }
 

@@ -135,3 +135,25 @@ func TestPasswordTLSAndPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepTrimsIndexesOfEveryKind(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := Open(Options{URL: srv.URL(), KeyPrefix: "sw:"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for _, kind := range []string{"beat", "some-new-kind"} {
+		if err := s.Put(ctx, kind, "a", []byte("x"), time.Now().Add(300*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	s.sweepIndexes(ctx)
+	for _, kind := range []string{"beat", "some-new-kind"} {
+		if n, _ := s.rdb.ZCard(ctx, s.k("idx", kind)).Result(); n != 0 {
+			t.Fatalf("index of %s keeps %d entries of expired records", kind, n)
+		}
+	}
+}
