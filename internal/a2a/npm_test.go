@@ -5,36 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/kubently/kubently/internal/testkit"
 )
-
-// npmDir holds the pinned third-party protocol clients (test/npm).
-var npmDir = filepath.Join("..", "..", "test", "npm")
-
-// needNPM returns node and the script directory, or skips the test (fails
-// under NPM_TEST_REQUIRED=1) when node or the npm packages are missing.
-func needNPM(t *testing.T, pkg string) string {
-	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("NPM_TEST_REQUIRED") == "1" {
-			t.Fatalf(format+" (NPM_TEST_REQUIRED=1)", args...)
-		}
-		t.Skipf(format+"; run hack/test-deps.sh or `npm ci` in test/npm", args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(npmDir, "node_modules", pkg, "package.json")); err != nil {
-		missing("the npm package %s is not installed in test/npm", pkg)
-	}
-	return node
-}
 
 // jsLine is one line printed by test/npm/a2a-stream.mjs.
 type jsLine struct {
@@ -64,7 +40,7 @@ type jsInterface struct {
 // both the 1.0 and the 0.3 wire formats; it sees the tool call as typed
 // metadata, the answer incrementally and the completed state.
 func TestThirdPartyJSClient(t *testing.T) {
-	node := needNPM(t, "@a2a-js/sdk")
+	npmDir, node := testkit.NPMDir(t, "@a2a-js/sdk")
 	for _, proto := range []string{"1.0", "0.3"} {
 		t.Run(proto, func(t *testing.T) {
 			e := newEnv(t)

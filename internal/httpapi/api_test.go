@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/config"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 func TestHealth(t *testing.T) {
@@ -609,5 +611,31 @@ func TestOpenAPIGolden(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOpenAPIDocumentIsValid checks the served document against the official
+// OpenAPI JSON schemas with an independent validator from npm, and that the
+// validator does reject a broken document.
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	dir, node := testkit.NPMDir(t, "@seriousme/openapi-schema-validator")
+	e := newEnv(t, nil)
+	doc := e.do("GET", "/openapi.json", "", nil).body
+	validate := func(b []byte) (string, error) {
+		path := filepath.Join(t.TempDir(), "openapi.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(node, "validate-openapi.mjs", path)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := validate(doc); err != nil || !strings.Contains(out, `"valid":true`) || !strings.Contains(out, `"version":"3.1"`) {
+		t.Fatalf("the OpenAPI document does not validate: %v\n%s", err, out)
+	}
+	broken := strings.Replace(string(doc), `"responses": {`, `"responses": "none", "x-was": {`, 1)
+	if out, err := validate([]byte(broken)); err == nil || !strings.Contains(out, `"valid":false`) {
+		t.Fatalf("a broken document validated: %s", out)
 	}
 }

@@ -1,12 +1,17 @@
 // Package testkit holds small helpers that several packages' tests share:
-// a goroutine-safe log buffer, and a TCP proxy that can cut connections or
-// turn them into open-but-silent "blackholes" — what a NAT or load balancer
-// that lost its state does to long-lived streams.
+// a goroutine-safe log buffer, a TCP proxy that can cut connections or turn
+// them into open-but-silent "blackholes" — what a NAT or load balancer that
+// lost its state does to long-lived streams — and the lookup of the pinned
+// npm test clients.
 package testkit
 
 import (
 	"bytes"
+	"errors"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -160,5 +165,51 @@ func (p *Proxy) Close() {
 	for _, pc := range all {
 		pc.client.Close()
 		pc.server.Close()
+	}
+}
+
+// NPMDir returns the directory of the pinned npm test clients (test/npm) and
+// the node binary, after checking that node and the package pkg are
+// installed. Otherwise the test is skipped — or fails under
+// NPM_TEST_REQUIRED=1, as `make test` sets it.
+func NPMDir(t testing.TB, pkg string) (dir, node string) {
+	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("NPM_TEST_REQUIRED") == "1" {
+			t.Fatalf(format+" (NPM_TEST_REQUIRED=1)", args...)
+		}
+		t.Skipf(format+"; run hack/test-deps.sh or `npm ci` in test/npm", args...)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(root, "test", "npm")
+	node, err = exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+		missing("the npm package %s is not installed in test/npm", pkg)
+	}
+	return dir, node
+}
+
+// moduleRoot walks up from the working directory to the go.mod of the module.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
 	}
 }
