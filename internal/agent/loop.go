@@ -148,18 +148,22 @@ func (a *Agent) Investigate(ctx context.Context, req Request, emit func(Event)) 
 	return answer, nil
 }
 
-// call runs one tool call, streaming its start and a short summary.
-func (a *Agent) call(ctx context.Context, inv *Investigation, em *emitter, tc llm.ToolCall) llm.Message {
+// toolArgs decodes a tool call's arguments; anything that is not a JSON
+// object counts as no arguments (the tool then reports what is missing).
+func toolArgs(tc llm.ToolCall) map[string]any {
 	var args map[string]any
 	if len(tc.Arguments) > 0 {
-		if err := json.Unmarshal(tc.Arguments, &args); err != nil {
-			args = map[string]any{}
-		}
+		_ = json.Unmarshal(tc.Arguments, &args)
 	}
 	if args == nil {
 		args = map[string]any{}
 	}
-	em.send(Event{Type: EventToolCall, Tool: tc.Name, CallID: tc.ID, Parameters: args})
+	return args
+}
+
+// call runs one tool call (its tool_call event was already streamed) and
+// streams a short summary of the outcome.
+func (a *Agent) call(ctx context.Context, inv *Investigation, em *emitter, tc llm.ToolCall, args map[string]any) llm.Message {
 	var t *tool
 	for i := range a.tools {
 		if a.tools[i].name == tc.Name {
@@ -247,14 +251,20 @@ func (a *Agent) converse(ctx context.Context, inv *Investigation, em *emitter) (
 		if used.InputTokens+used.OutputTokens >= a.cfg.TokenBudget {
 			break
 		}
-		// Parallel tool calls run concurrently; results keep the model's order.
+		// Parallel tool calls are announced in the model's order, then run
+		// concurrently; results keep that order too.
+		args := make([]map[string]any, len(resp.ToolCalls))
+		for i, tc := range resp.ToolCalls {
+			args[i] = toolArgs(tc)
+			em.send(Event{Type: EventToolCall, Tool: tc.Name, CallID: tc.ID, Parameters: args[i]})
+		}
 		results := make([]llm.Message, len(resp.ToolCalls))
 		var wg sync.WaitGroup
 		for i, tc := range resp.ToolCalls {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = a.call(ctx, inv, em, tc)
+				results[i] = a.call(ctx, inv, em, tc, args[i])
 			}()
 		}
 		wg.Wait()
