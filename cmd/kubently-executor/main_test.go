@@ -39,3 +39,16 @@ func TestInvalidPolicyIsAStartupError(t *testing.T) {
 		}
 	}
 }
+
+func TestFullAccessNeedsTheAcknowledgement(t *testing.T) {
+	pol, err := buildPolicy(&config.Executor{SecurityMode: "fullAccess", AllowFullAccess: true}, "default")
+	if err != nil {
+		t.Fatalf("acknowledged fullAccess refused: %v", err)
+	}
+	if _, err := pol.Check("delete", []string{"pod", "x"}); err != nil {
+		t.Fatalf("fullAccess does not allow delete: %v", err)
+	}
+	if _, err := buildPolicy(&config.Executor{SecurityMode: "fullAccess"}, "default"); err == nil || !strings.Contains(err.Error(), "allow-full-access") {
+		t.Fatalf("unacknowledged fullAccess: %v", err)
+	}
+}
