@@ -181,7 +181,7 @@ func NPMDir(t testing.TB, pkg string) (dir, node string) {
 		}
 		t.Skipf(format+"; run hack/test-deps.sh or `npm ci` in test/npm", args...)
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +196,9 @@ func NPMDir(t testing.TB, pkg string) (dir, node string) {
 	return dir, node
 }
 
-// moduleRoot walks up from the working directory to the go.mod of the module.
-func moduleRoot() (string, error) {
+// ModuleRoot walks up from the working directory (a test's package
+// directory) to the directory holding go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubently/kubently/internal/k8stest"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // What TestMain sets up for every test.
@@ -115,7 +115,7 @@ func run(m *testing.M, work string) int {
 
 // buildBinaries builds both binaries once, with the race detector, into dir.
 func buildBinaries(dir string) error {
-	root, err := moduleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -131,24 +131,6 @@ func buildBinaries(dir string) error {
 	}
 	bins.api, bins.executor = filepath.Join(dir, "kubently-api"), filepath.Join(dir, "kubently-executor")
 	return nil
-}
-
-// moduleRoot is the directory of go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // startShared starts the shared API and the two executors and waits until
