@@ -2,7 +2,6 @@ package a2a_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	"github.com/kubently/kubently/internal/store/boltstore"
 	"github.com/kubently/kubently/internal/store/redisstore"
 	"github.com/kubently/kubently/internal/telemetry"
+	"github.com/kubently/kubently/internal/testkit"
 )
 
 // Keys of the test principals.
@@ -232,32 +232,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 // request builds a request with the given API key ("" for none) and headers.
 func (e *env) request(ctx context.Context, method, path, key string, body any, headers ...string) *http.Request {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, e.url+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set(api.HeaderAPIKey, key)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	return req
+	return testkit.NewRequest(e.t, ctx, method, e.url+path, key, body, headers...)
 }
 
 type resp struct {

@@ -7,11 +7,16 @@ package testkit
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -213,4 +218,40 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// NewRequest builds a request to url for tests of the API: body may be nil,
+// a string or []byte (sent as is) or any value (sent as JSON, with its
+// Content-Type); key, when not empty, goes in X-API-Key; headers are
+// name/value pairs.
+func NewRequest(t testing.TB, ctx context.Context, method, url, key string, body any, headers ...string) *http.Request {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
 }
