@@ -39,8 +39,9 @@ type Kubelet struct {
 	port   int
 	closed chan struct{}
 
-	mu   sync.Mutex
-	logs map[logKey]*logStream
+	mu    sync.Mutex
+	logs  map[logKey]*logStream
+	execs map[execKey]ExecFunc
 }
 
 type logKey struct {
@@ -69,6 +70,7 @@ func startKubelet(cert *servingCert, client kubernetes.Interface) (*Kubelet, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", k.serveLogs)
+	mux.HandleFunc("/exec/{namespace}/{pod}/{container}", k.serveExec)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	k.srv = &http.Server{Handler: mux, TLSConfig: cert.serverTLSConfig(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = k.srv.ServeTLS(l, "", "") }()

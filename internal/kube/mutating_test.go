@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // kubectlAdmin runs the kubectl binary as cluster-admin (the fullAccess
@@ -105,27 +107,52 @@ func TestCordonGolden(t *testing.T) {
 	}
 }
 
-// TestExecGolden: with AllowExec the runner's exec goes as far as kubectl's
-// (the test kubelet has no exec endpoint, so both report the same failure).
+// TestExecGolden: with AllowExec the runner's exec equals kubectl's, through
+// the API server's exec proxy to the kubelet stand-in's exec endpoint (the
+// kubelet's own streaming server code): a command that succeeds, one that
+// fails with an exit code and stderr, and the error cases.
 func TestExecGolden(t *testing.T) {
 	f := newFixture(t)
-	r := newSARunner(t, Options{Config: cp.AdminConfig(), ReadOnly: true, AllowExec: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, args := range [][]string{
-		{"exec", f.webPods[0], "-n", f.ns, "--", "cat", "/etc/hostname"},
-		{"exec", f.webPods[0], "-n", f.ns, "-c", "nope", "--", "true"},
-		{"exec", f.webPods[0], "-n", f.ns},
-		{"exec", "nope", "-n", f.ns, "--", "true"},
+	pod, err := cp.AdminClient().CoreV1().Pods(f.ns).Get(ctx, f.webPods[0], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	container := pod.Spec.Containers[0].Name
+	cp.Kubelet().SetExec(f.ns, f.webPods[0], container, func(cmd []string) (string, string, int) {
+		switch strings.Join(cmd, " ") {
+		case "cat /etc/hostname":
+			return f.webPods[0] + "\n", "", 0
+		case "ls /missing":
+			return "", "ls: /missing: No such file or directory\n", 2
+		}
+		return "", "sh: " + cmd[0] + ": not found\n", 127
+	})
+	r := newSARunner(t, Options{Config: cp.AdminConfig(), ReadOnly: true, AllowExec: true})
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"exec", f.webPods[0], "-n", f.ns, "--", "cat", "/etc/hostname"}, true},
+		{[]string{"exec", f.webPods[0], "-n", f.ns, "-c", container, "--", "ls", "/missing"}, false},
+		{[]string{"exec", f.webPods[0], "-n", f.ns, "-c", "nope", "--", "true"}, false},
+		{[]string{"exec", f.webPods[0], "-n", f.ns}, false},
+		{[]string{"exec", "nope", "-n", f.ns, "--", "true"}, false},
 	} {
-		kOut, kErr, kCode := kubectlAdmin(t, ctx, args)
-		res := r.Run(ctx, args)
+		kOut, kErr, kCode := kubectlAdmin(t, ctx, tc.args)
+		res := r.Run(ctx, tc.args)
 		if res.Output != kOut || res.Error != stripKlog(kErr) || res.ExitCode != kCode {
-			t.Errorf("%v:\n runner  %q %q %d\n kubectl %q %q %d", args, res.Output, res.Error, res.ExitCode, kOut, kErr, kCode)
+			t.Errorf("%v:\n runner  %q %q %d\n kubectl %q %q %d", tc.args, res.Output, res.Error, res.ExitCode, kOut, kErr, kCode)
 		}
-		if kCode == 0 {
-			t.Errorf("%v: kubectl exec succeeded against the test kubelet; the test assumed it cannot", args)
+		if (kCode == 0) != tc.ok {
+			t.Errorf("%v: kubectl exit code %d (stdout %q, stderr %q), want success %v", tc.args, kCode, kOut, kErr, tc.ok)
 		}
+	}
+	// Without AllowExec the read-only runner refuses exec before any request.
+	ro := newSARunner(t, Options{Config: cp.AdminConfig(), ReadOnly: true})
+	if res := ro.Run(ctx, []string{"exec", f.webPods[0], "-n", f.ns, "--", "cat", "/etc/hostname"}); res.ExitCode == 0 || strings.Contains(res.Output, f.webPods[0]) {
+		t.Errorf("read-only runner ran exec: %+v", res)
 	}
 }
 
