@@ -9,6 +9,7 @@ import (
 	"github.com/kubently/kubently/api"
 	"github.com/kubently/kubently/internal/auth"
 	"github.com/kubently/kubently/internal/cluster"
+	"github.com/kubently/kubently/internal/problem"
 	"github.com/kubently/kubently/internal/store"
 )
 
@@ -29,6 +30,16 @@ type StreamRequest struct {
 
 // ErrRevoked ends a stream whose token was revoked.
 var ErrRevoked = errors.New("executor token revoked")
+
+// stillValid re-checks the executor's token: a refusal ends the stream as
+// revoked, any other failure (the store is down) with that failure.
+func stillValid(ctx context.Context, req StreamRequest) error {
+	err := req.StillValid(ctx)
+	if p, ok := problem.As(err); ok && p.Code == api.CodeUnauthorized {
+		return ErrRevoked
+	}
+	return err
+}
 
 // ErrNoHeartbeat ends a stream whose executor stopped sending heartbeats.
 var ErrNoHeartbeat = errors.New("no heartbeat from the executor: presumed dead")
@@ -150,14 +161,14 @@ func (d *Dispatcher) Serve(ctx context.Context, req StreamRequest, sink Sink) er
 		case <-ctx.Done():
 			return nil
 		case <-revoked:
-			if err := req.StillValid(ctx); err != nil {
-				return ErrRevoked
+			if err := stillValid(ctx, req); err != nil {
+				return err
 			}
 		case <-wake:
 		case <-poll.C:
 		case <-keepalive.C:
-			if err := req.StillValid(ctx); err != nil {
-				return ErrRevoked
+			if err := stillValid(ctx, req); err != nil {
+				return err
 			}
 			if ok, err := d.alive(ctx, req, opened); err != nil {
 				return err
