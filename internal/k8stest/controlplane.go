@@ -32,6 +32,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubently/kubently/internal/testpki"
 )
 
 const (
@@ -54,7 +56,7 @@ const (
 type ControlPlane struct {
 	dir        string // temp dir: PKI, etcd data, logs, kubeconfigs; removed by Stop
 	bins       string
-	ca         *certAuthority
+	ca         *testpki.CA
 	url        string
 	adminToken string
 
@@ -189,7 +191,7 @@ func Start(ctx context.Context) (*ControlPlane, error) {
 		return nil, err
 	}
 
-	standIn, err := cp.ca.issueServing("kubently-k8stest-standin",
+	standIn, err := cp.ca.IssueServing("kubently-k8stest-standin",
 		[]string{"localhost", metricsService + "." + metricsNamespace + ".svc"}, []net.IP{net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
@@ -200,7 +202,7 @@ func Start(ctx context.Context) (*ControlPlane, error) {
 	if cp.metrics, err = startMetrics(standIn, cp.admin); err != nil {
 		return nil, err
 	}
-	if err := cp.metrics.register(ctx, dyn, cp.ca.certPEM); err != nil {
+	if err := cp.metrics.register(ctx, dyn, cp.ca.CertPEM); err != nil {
 		return nil, fmt.Errorf("k8stest: %w\n--- end of kube-apiserver output ---\n%s", err, cp.apiserver.logTail())
 	}
 	ok = true
@@ -211,10 +213,10 @@ func Start(ctx context.Context) (*ControlPlane, error) {
 // and the static token file into the temp dir.
 func (cp *ControlPlane) writePKI() error {
 	var err error
-	if cp.ca, err = newCertAuthority(); err != nil {
+	if cp.ca, err = testpki.NewCA("kubently-k8stest-ca"); err != nil {
 		return err
 	}
-	serving, err := cp.ca.issueServing("kube-apiserver",
+	serving, err := cp.ca.IssueServing("kube-apiserver",
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)})
 	if err != nil {
@@ -226,7 +228,7 @@ func (cp *ControlPlane) writePKI() error {
 	}
 	tokens := fmt.Sprintf("%s,%s,%s,\"system:masters\"\n", cp.adminToken, adminUser, adminUser)
 	for name, data := range map[string][]byte{
-		"ca.crt": cp.ca.certPEM, "apiserver.crt": serving.certPEM, "apiserver.key": serving.keyPEM,
+		"ca.crt": cp.ca.CertPEM, "apiserver.crt": serving.CertPEM, "apiserver.key": serving.KeyPEM,
 		"sa.key": saPriv, "sa.pub": saPub, "tokens.csv": []byte(tokens),
 	} {
 		if err := os.WriteFile(cp.path(name), data, 0o600); err != nil {
@@ -309,7 +311,7 @@ func (cp *ControlPlane) startProcesses(ctx context.Context, attempt int) (err er
 		return err
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cp.ca.certPEM)
+	pool.AppendCertsFromPEM(cp.ca.CertPEM)
 	secure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer secure.CloseIdleConnections()
 	return cp.apiserver.waitReady(ctx, func(ctx context.Context) error {
@@ -361,7 +363,7 @@ func (cp *ControlPlane) Stop() {
 func (cp *ControlPlane) URL() string { return cp.url }
 
 // CAData is the PEM CA certificate that signed the apiserver's serving certificate.
-func (cp *ControlPlane) CAData() []byte { return bytes.Clone(cp.ca.certPEM) }
+func (cp *ControlPlane) CAData() []byte { return bytes.Clone(cp.ca.CertPEM) }
 
 // AdminConfig returns a new rest.Config for a cluster-admin (static token, group
 // system:masters).
@@ -399,7 +401,7 @@ func (cp *ControlPlane) tokenConfig(token string) *rest.Config {
 	return &rest.Config{
 		Host:            cp.url,
 		BearerToken:     token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: bytes.Clone(cp.ca.certPEM)},
+		TLSClientConfig: rest.TLSClientConfig{CAData: bytes.Clone(cp.ca.CertPEM)},
 		QPS:             200,
 		Burst:           400,
 	}

@@ -16,6 +16,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubently/kubently/internal/testpki"
 )
 
 // LogLine is one line of a container's log as the container runtime recorded it.
@@ -57,7 +59,7 @@ type logStream struct {
 }
 
 // startKubelet serves the kubelet stand-in over TLS on a free loopback port.
-func startKubelet(cert *servingCert, client kubernetes.Interface) (*Kubelet, error) {
+func startKubelet(cert *testpki.Serving, client kubernetes.Interface) (*Kubelet, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func startKubelet(cert *servingCert, client kubernetes.Interface) (*Kubelet, err
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", k.serveLogs)
 	mux.HandleFunc("/exec/{namespace}/{pod}/{container}", k.serveExec)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	k.srv = &http.Server{Handler: mux, TLSConfig: cert.serverTLSConfig(), ReadHeaderTimeout: 10 * time.Second}
+	k.srv = &http.Server{Handler: mux, TLSConfig: cert.ServerTLSConfig(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = k.srv.ServeTLS(l, "", "") }()
 	return k, nil
 }

@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+
+	"github.com/kubently/kubently/internal/testpki"
 )
 
 // ResourceUsage is the CPU and memory a container or node uses, as metrics-server reports it.
@@ -68,7 +70,7 @@ type Metrics struct {
 }
 
 // startMetrics serves the metrics stand-in over TLS on a free loopback port.
-func startMetrics(cert *servingCert, client kubernetes.Interface) (*Metrics, error) {
+func startMetrics(cert *testpki.Serving, client kubernetes.Interface) (*Metrics, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -91,7 +93,7 @@ func startMetrics(cert *servingCert, client kubernetes.Interface) (*Metrics, err
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	}
-	m.srv = &http.Server{Handler: mux, TLSConfig: cert.serverTLSConfig(), ReadHeaderTimeout: 10 * time.Second}
+	m.srv = &http.Server{Handler: mux, TLSConfig: cert.ServerTLSConfig(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.srv.ServeTLS(l, "", "") }()
 	return m, nil
 }
