@@ -55,12 +55,8 @@ func (k *DispatchKubectl) session(ctx context.Context, inv *Investigation, clust
 	if id, ok := inv.sessions[clusterID]; ok {
 		return id, nil
 	}
-	known, err := k.Registry.Known(ctx, clusterID)
-	if err != nil {
+	if err := k.Registry.Visible(ctx, inv.Req.Principal, clusterID); err != nil {
 		return "", err
-	}
-	if !known || !inv.Req.Principal.CanAccessCluster(clusterID) {
-		return "", problem.NotFound("Cluster not found: %s", clusterID)
 	}
 	rec, err := k.Sessions.Create(ctx, inv.Req.Principal, session.CreateRequest{
 		ClusterID:     clusterID,

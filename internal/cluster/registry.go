@@ -173,6 +173,22 @@ func (r *Registry) Known(ctx context.Context, clusterID string) (bool, error) {
 	return false, nil
 }
 
+// Visible answers not_found for a cluster that is unknown or hidden from p,
+// so that the two look the same; an invalid id is invalid_request.
+func (r *Registry) Visible(ctx context.Context, p *auth.Principal, clusterID string) error {
+	if err := ValidateID("cluster_id", clusterID); err != nil {
+		return err
+	}
+	known, err := r.Known(ctx, clusterID)
+	if err != nil {
+		return err
+	}
+	if !known || !p.CanAccessCluster(clusterID) {
+		return problem.NotFound("Cluster not found: %s", clusterID)
+	}
+	return nil
+}
+
 // IDs lists every registered cluster id, sorted.
 func (r *Registry) IDs(ctx context.Context) ([]string, error) {
 	set := map[string]bool{}

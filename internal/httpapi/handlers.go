@@ -38,28 +38,12 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// clusterVisible answers not_found for clusters that are unknown or hidden
-// from the principal, so both look the same.
-func (s *Server) clusterVisible(ctx context.Context, r *http.Request, field, id string) error {
-	if err := cluster.ValidateID(field, id); err != nil {
-		return err
-	}
-	known, err := s.Clusters.Known(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !known || !principal(r).CanAccessCluster(id) {
-		return problem.NotFound("Cluster not found: %s", id)
-	}
-	return nil
-}
-
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateSessionRequest
 	if err := DecodeBody(r, &req, s.MaxBodyBytes); err != nil {
 		return err
 	}
-	if err := s.clusterVisible(r.Context(), r, "cluster_id", req.ClusterID); err != nil {
+	if err := s.Clusters.Visible(r.Context(), principal(r), req.ClusterID); err != nil {
 		return err
 	}
 	var ttl time.Duration
@@ -221,7 +205,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("cluster_id")
-	if err := s.clusterVisible(r.Context(), r, "cluster_id", id); err != nil {
+	if err := s.Clusters.Visible(r.Context(), principal(r), id); err != nil {
 		return err
 	}
 	c, err := s.clusterView(r.Context(), id)
