@@ -997,7 +997,21 @@ func (b *builder) quotaExceeded() error {
 	}
 	second.Spec.NodeName = ""
 	second.Status = corev1.PodStatus{}
-	_, err = b.c.CoreV1().Pods(b.ns).Create(b.ctx, second, metav1.CreateOptions{})
+	// The quota admission plugin reads quotas from an informer cache, which
+	// sees the status written above a moment later: until then it admits the
+	// pod, which is taken back and tried again (bounded).
+	for attempt := 0; ; attempt++ {
+		created, cerr := b.c.CoreV1().Pods(b.ns).Create(b.ctx, second, metav1.CreateOptions{})
+		err = cerr
+		if cerr != nil || attempt >= 50 {
+			break
+		}
+		zero := int64(0)
+		if derr := b.c.CoreV1().Pods(b.ns).Delete(b.ctx, created.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); derr != nil {
+			return derr
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if !apierrors.IsForbidden(err) {
 		return fmt.Errorf("the quota admitted the second replica (err %v)", err)
 	}
